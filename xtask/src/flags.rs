@@ -1,0 +1,92 @@
+//! The whole command line. Doc comments are the `--help` text.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Release tool for services shipped to AWS ECS/Fargate.
+///
+/// Renders env files and task definitions from `templates/`, builds each
+/// service under `services/` tagged with the git commit, and releases them to
+/// the environments described in `env/*.toml`.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    DevEnv(DevEnv),
+    Render(Render),
+    Release(Release),
+}
+
+/// Write each service's env file for local docker compose.
+///
+/// Every service with an env template (`templates/<service>.env.j2`, or the
+/// `env_template` key of its `service.toml`) gets `services/<service>/<env>.env`,
+/// mode 0600, starting with a "generated, do not edit" line. Nothing is written
+/// unless every template renders and every output path is ignored by git.
+///
+/// Example: cargo xtask dev-env --check
+#[derive(Debug, Args)]
+pub(crate) struct DevEnv {
+    /// Environment to render, a file under `env/`.
+    #[arg(long, default_value = "dev", value_name = "ENV")]
+    pub(crate) env: String,
+    /// Write nothing; exit non-zero if a generated file is missing or stale.
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+/// Print the env files and task definitions an environment would get.
+///
+/// Values from `secret(...)` and process variables whose names look secret
+/// are redacted. Nothing is written.
+///
+/// Example: cargo xtask render --env prod --service api
+#[derive(Debug, Args)]
+pub(crate) struct Render {
+    /// Environment to render, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+}
+
+/// Release every service to an environment, in dependency order.
+///
+/// The plan runs: revision, render, build, push, register, deploy and wait.
+/// `--dry-run` prints the plan and changes nothing.
+///
+/// Example: cargo xtask release --env prod --dry-run
+#[derive(Debug, Args)]
+pub(crate) struct Release {
+    /// Environment to release to, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+    /// Print the plan and stop before the first change.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// Which services a command applies to.
+#[derive(Debug, Args)]
+pub(crate) struct ServiceFilter {
+    /// Only this service (repeatable). A release also builds the services it is built after.
+    #[arg(long = "service", value_name = "SERVICE")]
+    pub(crate) names: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,324 @@
+//! The release as a typed task graph: steps, the steps each depends on, a
+//! stable order, and cycle detection that reports the path.
+//!
+//! Planning is pure: it reads the project model and returns data. Executors
+//! walk [`Plan::stages`]; `--dry-run` prints them.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use anyhow::{bail, Result};
+
+use crate::project::{Project, Service};
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Step {
+    /// Read the commit, the tree state and the tags.
+    Revision,
+    /// Render the service's env file and task definition.
+    Render(String),
+    /// Run the service's declared host command before its image build.
+    Prebuild(String),
+    /// Build the service's image, tagged with the commit.
+    Build(String),
+    /// Get a registry token, once per run, refreshed as it expires.
+    RegistryAuth,
+    /// Create the image repository if it is missing.
+    EnsureRepository(String),
+    /// Push the image unless the registry has the tag already.
+    Push(String),
+    /// Register the task definition unless the latest revision is identical.
+    Register(String),
+    /// Point the ECS service at the new revision.
+    Deploy(String),
+    /// Wait until the deployment is stable, or roll back.
+    Wait(String),
+}
+
+impl Step {
+    pub(crate) fn verb(&self) -> &'static str {
+        match self {
+            Step::Revision => "revision",
+            Step::Render(_) => "render",
+            Step::Prebuild(_) => "prebuild",
+            Step::Build(_) => "build",
+            Step::RegistryAuth => "registry-auth",
+            Step::EnsureRepository(_) => "ensure-repo",
+            Step::Push(_) => "push",
+            Step::Register(_) => "register",
+            Step::Deploy(_) => "deploy",
+            Step::Wait(_) => "wait",
+        }
+    }
+
+    pub(crate) fn service(&self) -> Option<&str> {
+        match self {
+            Step::Revision | Step::RegistryAuth => None,
+            Step::Render(s)
+            | Step::Prebuild(s)
+            | Step::Build(s)
+            | Step::EnsureRepository(s)
+            | Step::Push(s)
+            | Step::Register(s)
+            | Step::Deploy(s)
+            | Step::Wait(s) => Some(s),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.service() {
+            Some(service) => write!(f, "{} {service}", self.verb()),
+            None => f.write_str(self.verb()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) step: Step,
+    /// Indices of the nodes this one waits for.
+    pub(crate) deps: Vec<usize>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub(crate) nodes: Vec<Node>,
+}
+
+impl Plan {
+    /// Adds a step once; asking for it again returns the same node.
+    pub(crate) fn add(&mut self, step: Step, deps: &[usize]) -> usize {
+        if let Some(i) = self.index(&step) {
+            return i;
+        }
+        self.nodes.push(Node { step, deps: deps.to_vec() });
+        self.nodes.len() - 1
+    }
+
+    pub(crate) fn index(&self, step: &Step) -> Option<usize> {
+        self.nodes.iter().position(|n| &n.step == step)
+    }
+
+    pub(crate) fn depend(&mut self, node: usize, on: usize) {
+        if !self.nodes[node].deps.contains(&on) {
+            self.nodes[node].deps.push(on);
+        }
+    }
+
+    /// Groups the steps into stages: every step runs after all of its
+    /// dependencies, which sit in earlier stages, and the steps of one stage
+    /// are independent of each other. Within a stage, steps keep the order in
+    /// which they were added, so the output is stable.
+    ///
+    /// A cycle is an error that spells out its path.
+    pub(crate) fn stages(&self) -> Result<Vec<Vec<usize>>> {
+        if let Some(cycle) = self.find_cycle() {
+            let path: Vec<String> = cycle.iter().map(|&i| self.nodes[i].step.to_string()).collect();
+            bail!("dependency cycle: {}; check `after` in the services' service.toml", path.join(" -> "));
+        }
+        let mut depth = vec![None::<usize>; self.nodes.len()];
+        fn depth_of(plan: &Plan, i: usize, depth: &mut Vec<Option<usize>>) -> usize {
+            if let Some(d) = depth[i] {
+                return d;
+            }
+            let d = plan.nodes[i].deps.iter().map(|&dep| depth_of(plan, dep, depth) + 1).max().unwrap_or(0);
+            depth[i] = Some(d);
+            d
+        }
+        let mut stages: Vec<Vec<usize>> = Vec::new();
+        for i in 0..self.nodes.len() {
+            let d = depth_of(self, i, &mut depth);
+            if stages.len() <= d {
+                stages.resize(d + 1, Vec::new());
+            }
+            stages[d].push(i);
+        }
+        Ok(stages)
+    }
+
+    /// A cycle as the list of nodes along it, the first repeated at the end.
+    fn find_cycle(&self) -> Option<Vec<usize>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnPath,
+            Done,
+        }
+        fn visit(plan: &Plan, i: usize, marks: &mut [Mark], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+            match marks[i] {
+                Mark::Done => return None,
+                Mark::OnPath => {
+                    let start = path.iter().position(|&p| p == i).unwrap();
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(i);
+                    return Some(cycle);
+                }
+                Mark::New => {}
+            }
+            marks[i] = Mark::OnPath;
+            path.push(i);
+            for &dep in &plan.nodes[i].deps {
+                if let Some(cycle) = visit(plan, dep, marks, path) {
+                    return Some(cycle);
+                }
+            }
+            path.pop();
+            marks[i] = Mark::Done;
+            None
+        }
+        let mut marks = vec![Mark::New; self.nodes.len()];
+        (0..self.nodes.len()).find_map(|i| visit(self, i, &mut marks, &mut Vec::new()))
+    }
+}
+
+/// The services a selection needs: the chosen ones and, transitively, the
+/// services they are built after. Returned in project order.
+pub(crate) fn with_build_dependencies<'p>(project: &'p Project, chosen: &[&'p Service]) -> Vec<&'p Service> {
+    let mut needed: BTreeSet<&str> = BTreeSet::new();
+    let mut queue: Vec<&str> = chosen.iter().map(|s| s.name.as_str()).collect();
+    while let Some(name) = queue.pop() {
+        if needed.insert(name) {
+            if let Some(service) = project.service(name) {
+                queue.extend(service.after.iter().map(String::as_str));
+            }
+        }
+    }
+    project.services.iter().filter(|s| needed.contains(s.name.as_str())).collect()
+}
+
+/// The graph of a release of `services` (as returned by
+/// [`with_build_dependencies`]); `deployable` are those chosen by the user,
+/// which are the only ones registered and deployed.
+pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
+    let mut plan = Plan::default();
+    let revision = plan.add(Step::Revision, &[]);
+    for service in services {
+        if service.env_template.is_some() || service.task_definition_template.is_some() {
+            plan.add(Step::Render(service.name.clone()), &[revision]);
+        }
+    }
+    for service in services {
+        if service.prebuild.is_some() {
+            plan.add(Step::Prebuild(service.name.clone()), &[]);
+        }
+    }
+    for service in services {
+        let build = plan.add(Step::Build(service.name.clone()), &[revision]);
+        if let Some(prebuild) = plan.index(&Step::Prebuild(service.name.clone())) {
+            plan.depend(build, prebuild);
+        }
+    }
+    // Edges between builds are added once every build node exists, so a
+    // service may name one that sorts after it.
+    for service in services {
+        let build = plan.index(&Step::Build(service.name.clone())).unwrap();
+        for base in &service.after {
+            if let Some(base_build) = plan.index(&Step::Build(base.clone())) {
+                plan.depend(build, base_build);
+            }
+        }
+    }
+    let auth = plan.add(Step::RegistryAuth, &[]);
+    for service in services {
+        let ensure = plan.add(Step::EnsureRepository(service.name.clone()), &[auth]);
+        let build = plan.index(&Step::Build(service.name.clone())).unwrap();
+        plan.add(Step::Push(service.name.clone()), &[build, ensure]);
+    }
+    for service in deployable {
+        if service.task_definition_template.is_none() {
+            continue;
+        }
+        let push = plan.index(&Step::Push(service.name.clone())).unwrap();
+        let render = plan.index(&Step::Render(service.name.clone())).unwrap();
+        let register = plan.add(Step::Register(service.name.clone()), &[push, render]);
+        let deploy = plan.add(Step::Deploy(service.name.clone()), &[register]);
+        plan.add(Step::Wait(service.name.clone()), &[deploy]);
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn service(name: &str, after: &[&str], deployable: bool) -> Service {
+        Service {
+            name: name.into(),
+            dir: PathBuf::from("services").join(name),
+            repository: name.into(),
+            context: PathBuf::from("services").join(name),
+            dockerfile: PathBuf::from("services").join(name).join("Dockerfile"),
+            platform: "linux/amd64".into(),
+            after: after.iter().map(|s| s.to_string()).collect(),
+            build_args: Default::default(),
+            prebuild: None,
+            env_template: None,
+            task_definition_template: deployable.then(|| format!("{name}.task.json.j2")),
+            ecs_service: name.into(),
+        }
+    }
+
+    fn names(plan: &Plan, stages: &[Vec<usize>]) -> Vec<Vec<String>> {
+        stages.iter().map(|stage| stage.iter().map(|&i| plan.nodes[i].step.to_string()).collect()).collect()
+    }
+
+    #[test]
+    fn base_image_builds_before_the_images_from_it() {
+        let base = service("base", &[], false);
+        let api = service("api", &["base"], true);
+        let all = [&api, &base];
+        let plan = release(&all, &all);
+        let stages = plan.stages().unwrap();
+        assert_eq!(
+            names(&plan, &stages),
+            [
+                vec!["revision", "registry-auth"],
+                vec!["render api", "build base", "ensure-repo api", "ensure-repo base"],
+                vec!["build api", "push base"],
+                vec!["push api"],
+                vec!["register api"],
+                vec!["deploy api"],
+                vec!["wait api"],
+            ]
+        );
+    }
+
+    #[test]
+    fn cycle_is_reported_with_its_path() {
+        let a = service("a", &["b"], false);
+        let b = service("b", &["a"], false);
+        let plan = release(&[&a, &b], &[]);
+        let err = plan.stages().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "dependency cycle: build a -> build b -> build a; check `after` in the services' service.toml"
+        );
+    }
+
+    #[test]
+    fn adding_a_step_twice_keeps_one_node() {
+        let mut plan = Plan::default();
+        let first = plan.add(Step::Revision, &[]);
+        let second = plan.add(Step::Revision, &[]);
+        assert_eq!(first, second);
+        assert_eq!(plan.nodes.len(), 1);
+    }
+
+    #[test]
+    fn only_chosen_services_deploy_but_their_bases_build() {
+        let base = service("base", &[], true);
+        let api = service("api", &["base"], true);
+        let web = service("web", &[], true);
+        let project = Project { root: PathBuf::new(), services: vec![api.clone(), base.clone(), web] };
+        let needed = with_build_dependencies(&project, &[&project.services[0]]);
+        let needed_names: Vec<_> = needed.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(needed_names, ["api", "base"]);
+        let plan = release(&needed, &[&project.services[0]]);
+        assert!(plan.index(&Step::Build("base".into())).is_some());
+        assert!(plan.index(&Step::Deploy("base".into())).is_none());
+        assert!(plan.index(&Step::Deploy("api".into())).is_some());
+    }
+}

@@ -1,0 +1,429 @@
+//! Template rendering: one minijinja environment in strict mode, so that a
+//! missing value is an error naming the template and line, never an empty
+//! string in a production env file.
+//!
+//! Templates see:
+//! - `environment`: name, region, account_id, cluster, registry;
+//! - `values`: the `[values]` table of `env/<name>.toml`;
+//! - `service`: name, repository, platform, os, arch, ecs_service;
+//! - `target`: `"compose"` when an env file is rendered for docker compose,
+//!   `"ecs"` when it feeds a task definition, so a template can keep a
+//!   local-only secret out of ECS;
+//! - `git`: sha, short_sha, dirty, tags, image_tag;
+//! - `image` (this service's image reference) and `images.<service>`;
+//! - in task definitions, `service_env`: the service's env file as a list of
+//!   `{name, value}`, so one template feeds both compose and ECS;
+//! - `env("NAME")`: a process variable, required unless `default=` is given;
+//! - `secret("NAME")`: the same, redacted whenever output is shown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Kwargs, Serde, Value};
+use minijinja::{AutoEscape, Environment as Jinja, ErrorKind, State, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::git::Revision;
+use crate::project::{Environment, Project, Service};
+
+/// What `render` and `--dry-run` print in place of a secret value.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Whether secret values are rendered (files on disk) or redacted (anything shown).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrets {
+    Reveal,
+    Redact,
+}
+
+/// Which of a service's templates a command needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Env files only, for local docker compose.
+    EnvFiles,
+    /// Env files, task definitions and build arguments: everything a release uses.
+    Release,
+}
+
+/// A process variable a template needs and the process does not have.
+struct Missing {
+    /// Templates that asked for it, sorted.
+    templates: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    missing: BTreeMap<String, Missing>,
+}
+
+pub(crate) struct Renderer<'p> {
+    project: &'p Project,
+    jinja: Jinja<'static>,
+    shared: Arc<Mutex<Shared>>,
+    context: BaseContext,
+}
+
+#[derive(Serialize, Clone)]
+struct BaseContext {
+    environment: EnvironmentView,
+    values: toml::Table,
+    git: Revision,
+    images: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Clone)]
+struct EnvironmentView {
+    name: String,
+    region: String,
+    account_id: String,
+    cluster: String,
+    registry: String,
+}
+
+#[derive(Serialize)]
+struct ServiceView<'a> {
+    name: &'a str,
+    repository: &'a str,
+    platform: &'a str,
+    os: &'a str,
+    arch: &'a str,
+    ecs_service: &'a str,
+}
+
+#[derive(Serialize)]
+struct TemplateContext<'a> {
+    #[serde(flatten)]
+    base: &'a BaseContext,
+    service: ServiceView<'a>,
+    image: &'a str,
+    target: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_env: Option<Vec<EnvVar>>,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct EnvVar {
+    pub(crate) name: String,
+    pub(crate) value: String,
+}
+
+/// One service's rendered outputs. Either may be absent when the service has no such template.
+pub(crate) struct Rendered {
+    pub(crate) build_args: BTreeMap<String, String>,
+    pub(crate) env_file: Option<String>,
+    pub(crate) task_definition: Option<String>,
+}
+
+/// Every problem found while rendering a set of templates, reported together
+/// so a user fixes them in one pass.
+#[derive(Debug)]
+pub(crate) struct RenderErrors(pub(crate) Vec<String>);
+
+impl std::fmt::Display for RenderErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "{n} template problem{} found, nothing was written:", if n == 1 { "" } else { "s" })?;
+        for (i, problem) in self.0.iter().enumerate() {
+            write!(f, "  {problem}")?;
+            if i + 1 < n {
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RenderErrors {}
+
+/// The registry host images of an environment are pushed to.
+pub(crate) fn registry_host(environment: &Environment) -> String {
+    environment
+        .registry_override
+        .clone()
+        .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", environment.account_id, environment.region))
+}
+
+/// The tagged image reference of a service for a revision.
+pub(crate) fn image_reference(registry: &str, service: &Service, revision: &Revision) -> String {
+    format!("{registry}/{}:{}", service.repository, revision.image_tag)
+}
+
+impl<'p> Renderer<'p> {
+    pub(crate) fn new(
+        project: &'p Project,
+        environment: &Environment,
+        revision: &Revision,
+        secrets: Secrets,
+    ) -> Renderer<'p> {
+        let registry = registry_host(environment);
+        let images = project
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), image_reference(&registry, s, revision)))
+            .collect();
+        let context = BaseContext {
+            environment: EnvironmentView {
+                name: environment.name.clone(),
+                region: environment.region.clone(),
+                account_id: environment.account_id.clone(),
+                cluster: environment.cluster.clone(),
+                registry,
+            },
+            values: environment.values.clone(),
+            git: revision.clone(),
+            images,
+        };
+
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut jinja = Jinja::new();
+        jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Debug info keeps the variable name in undefined-value errors in release builds too.
+        jinja.set_debug(true);
+        // Env files are line-oriented: block tags must not leave blank lines
+        // behind, and the last line keeps its newline.
+        jinja.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        for (name, secret) in [("env", false), ("secret", true)] {
+            let shared = Arc::clone(&shared);
+            jinja.add_function(name, move |state: &State, var: String, kwargs: Kwargs| {
+                process_variable(&shared, state, &var, &kwargs, secret, secrets)
+            });
+        }
+        // minijinja escapes `*.json.j2` output as JSON by default, which quotes
+        // every value; templates say `| tojson` where they mean it, and the
+        // rendered JSON is validated instead.
+        jinja.set_auto_escape_callback(|_| AutoEscape::None);
+        Renderer { project, jinja, shared, context }
+    }
+
+    /// Renders one service's env file and task definition.
+    ///
+    /// Template errors come back in `Err`; a missing process variable does not
+    /// stop rendering (it renders as empty) but is remembered, so that
+    /// [`Renderer::finish`] reports every missing variable at once.
+    pub(crate) fn render_service(
+        &mut self,
+        service: &Service,
+        scope: Scope,
+    ) -> Result<Rendered, Vec<String>> {
+        let mut problems = Vec::new();
+        let image = self.context.images[&service.name].clone();
+        let (os, arch) = service.platform.split_once('/').unwrap_or(("linux", "amd64"));
+        let view = |target, service_env| TemplateContext {
+            base: &self.context,
+            service: ServiceView {
+                name: &service.name,
+                repository: &service.repository,
+                platform: &service.platform,
+                os,
+                arch,
+                ecs_service: &service.ecs_service,
+            },
+            image: &image,
+            target,
+            service_env,
+        };
+
+        let env_file = match &service.env_template {
+            Some(name) => {
+                match render_template(&mut self.jinja, self.project, name, &view("compose", None)) {
+                    Ok(text) => Some(text),
+                    Err(problem) => {
+                        problems.push(problem);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+
+        let task_definition = match &service.task_definition_template {
+            Some(name) if scope == Scope::Release => {
+                // The env file as ECS gets it: rendered again with target "ecs".
+                let service_env = match &service.env_template {
+                    Some(env_name) => {
+                        match render_template(&mut self.jinja, self.project, env_name, &view("ecs", None)) {
+                            Ok(text) => parse_env_file(&text),
+                            // The same template already failed above and was reported.
+                            Err(_) => Vec::new(),
+                        }
+                    }
+                    None => Vec::new(),
+                };
+                match render_template(&mut self.jinja, self.project, name, &view("ecs", Some(service_env))) {
+                    Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                        Ok(_) => Some(text),
+                        Err(e) => {
+                            problems.push(invalid_json(name, &text, &e));
+                            None
+                        }
+                    },
+                    Err(problem) => {
+                        problems.push(problem);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        let mut build_args = BTreeMap::new();
+        let wanted_args = if scope == Scope::Release { &service.build_args } else { &BTreeMap::new() };
+        for (key, source) in wanted_args {
+            let origin = format!("{}: build_args.{key}", service.dir.join("service.toml").display());
+            match self.render_str(&origin, source) {
+                Ok(value) => {
+                    build_args.insert(key.clone(), value);
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(Rendered { build_args, env_file, task_definition })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Renders one template string, for build arguments.
+    fn render_str(&mut self, origin: &str, source: &str) -> Result<String, String> {
+        let value = Value::from(Serde(&self.context));
+        self.jinja.render_str(source, value).map_err(|e| format!("{origin}: {}", describe(&e)))
+    }
+
+    /// Turns the process variables that were missing into problems, one per
+    /// variable, naming the templates that need it.
+    pub(crate) fn finish(&self, problems: &mut Vec<String>) {
+        let shared = self.shared.lock().unwrap();
+        for (name, missing) in &shared.missing {
+            let templates: Vec<_> = missing.templates.iter().map(|t| format!("templates/{t}")).collect();
+            problems.push(format!(
+                "process variable {name} is not set (required by {}); export it, or give the template \
+                 a default: env(\"{name}\", default=\"...\")",
+                templates.join(", ")
+            ));
+        }
+    }
+}
+
+fn render_template<C: Serialize>(
+    jinja: &mut Jinja<'static>,
+    project: &Project,
+    name: &str,
+    context: &C,
+) -> Result<String, String> {
+    if jinja.get_template(name).is_err() {
+        let path = project.templates_dir().join(name);
+        let source = fs::read_to_string(&path)
+            .with_context(|| format!("read templates/{name}"))
+            .map_err(|e| format!("{e:#}"))?;
+        jinja.add_template_owned(name.to_string(), source).map_err(|e| located(&e))?;
+    }
+    let template = jinja.get_template(name).map_err(|e| located(&e))?;
+    template.render(Value::from(Serde(context))).map_err(|e| located(&e))
+}
+
+fn process_variable(
+    shared: &Mutex<Shared>,
+    state: &State,
+    var: &str,
+    kwargs: &Kwargs,
+    secret: bool,
+    secrets: Secrets,
+) -> Result<Value, minijinja::Error> {
+    let default: Option<String> = kwargs.get("default")?;
+    kwargs.assert_all_used()?;
+    let value = match (std::env::var(var), default) {
+        (Ok(value), _) => value,
+        (Err(_), Some(default)) => default,
+        (Err(_), None) => {
+            let mut shared = shared.lock().unwrap();
+            let entry = shared
+                .missing
+                .entry(var.to_string())
+                .or_insert_with(|| Missing { templates: BTreeSet::new() });
+            entry.templates.insert(state.name().to_string());
+            String::new()
+        }
+    };
+    let redact = secrets == Secrets::Redact && (secret || looks_secret(var)) && !value.is_empty();
+    Ok(Value::from(if redact { REDACTED.to_string() } else { value }))
+}
+
+/// Whether a variable's name says it holds a credential, so that it is
+/// redacted even when a template forgot to use `secret(...)`.
+pub(crate) fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.contains("SECRET")
+        || upper.contains("PASSWORD")
+        || upper.contains("TOKEN")
+        || upper.ends_with("_KEY")
+}
+
+/// `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
+pub(crate) fn parse_env_file(text: &str) -> Vec<EnvVar> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| EnvVar { name: name.trim().to_string(), value: value.to_string() })
+        .collect()
+}
+
+/// Names the template and quotes the rendered line the JSON parser stopped at,
+/// which is where a value broke out of its quotes or a comma went missing.
+fn invalid_json(template: &str, text: &str, e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
+    format!(
+        "templates/{template}: rendered text is not valid JSON ({message}) at rendered line {} column {}: {line}",
+        e.line(),
+        e.column()
+    )
+}
+
+/// `templates/<name>:<line>: <what>`, the way every template error is shown.
+fn located(e: &minijinja::Error) -> String {
+    let name = e.name().unwrap_or("<template>");
+    match e.line() {
+        Some(line) => format!("templates/{name}:{line}: {}", describe(e)),
+        None => format!("templates/{name}: {}", describe(e)),
+    }
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut text = String::new();
+    match e.kind() {
+        ErrorKind::UndefinedError => {
+            text.push_str("undefined value");
+            if let Some(detail) = e.detail() {
+                let _ = write!(text, ": {detail}");
+            }
+        }
+        ErrorKind::SyntaxError => {
+            text.push_str("syntax error");
+            if let Some(detail) = e.detail() {
+                let _ = write!(text, ": {detail}");
+            }
+        }
+        _ => {
+            let _ = write!(text, "{}", e.kind());
+            if let Some(detail) = e.detail() {
+                let _ = write!(text, ": {detail}");
+            }
+        }
+    }
+    text
+}

@@ -1,0 +1,147 @@
+//! `cargo xtask release`: the whole graph for one environment.
+
+use anyhow::{bail, Context, Result};
+
+use crate::flags::Release;
+use crate::plan::{self, Plan, Step};
+use crate::render::{image_reference, registry_host, Rendered, Scope, Secrets};
+use crate::tasks::Workspace;
+
+pub(crate) fn run(flags: Release) -> Result<()> {
+    let workspace = Workspace::load(&flags.env)?;
+    let project = &workspace.project;
+    let chosen = project.select(&flags.services.names)?;
+    let services = plan::with_build_dependencies(project, &chosen);
+    let plan = plan::release(&services, &chosen);
+    let stages = plan.stages()?;
+    // Rendering every template first means a plan is only shown when the
+    // release could actually start.
+    let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
+
+    print!("{}", describe(&workspace, &plan, &stages, &rendered)?);
+    if flags.dry_run {
+        println!("dry run: nothing was changed");
+        return Ok(());
+    }
+    bail!(
+        "release can only print its plan so far: building, pushing and deploying are not \
+         implemented yet; run `cargo xtask release --env {} --dry-run`",
+        flags.env
+    )
+}
+
+/// The plan as a user reads it: one stage after the other, what each step
+/// would do, and which steps may run in parallel.
+fn describe(
+    workspace: &Workspace,
+    plan: &Plan,
+    stages: &[Vec<usize>],
+    rendered: &[(&crate::project::Service, Rendered)],
+) -> Result<String> {
+    let environment = &workspace.environment;
+    let revision = &workspace.revision;
+    let registry = registry_host(environment);
+    let service_names: Vec<&str> = rendered.iter().map(|(s, _)| s.name.as_str()).collect();
+    let mut out = format!(
+        "release plan: env {}, commit {}{}, {} service{}: {}\n",
+        environment.name,
+        revision.short_sha,
+        if revision.dirty { " (dirty tree)" } else { "" },
+        service_names.len(),
+        if service_names.len() == 1 { "" } else { "s" },
+        service_names.join(", "),
+    );
+    out += &format!(
+        "region {}, cluster {}, registry {registry}{}\n",
+        environment.region,
+        environment.cluster,
+        if environment.protected { ", protected" } else { "" }
+    );
+
+    let width = plan.nodes.iter().map(|n| n.step.to_string().len()).max().unwrap_or(0);
+    for (number, stage) in stages.iter().enumerate() {
+        let parallel =
+            if stage.len() > 1 { format!(" ({} in parallel)", stage.len()) } else { String::new() };
+        out += &format!("stage {}{parallel}\n", number + 1);
+        for &i in stage {
+            let step = &plan.nodes[i].step;
+            let what = step_detail(workspace, step, &registry, rendered)?;
+            out += &format!("  {:width$}  {what}\n", step.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn step_detail(
+    workspace: &Workspace,
+    step: &Step,
+    registry: &str,
+    rendered: &[(&crate::project::Service, Rendered)],
+) -> Result<String> {
+    let environment = &workspace.environment;
+    let find = |name: &str| {
+        rendered.iter().find(|(s, _)| s.name == name).context("a planned service was not rendered")
+    };
+    Ok(match step {
+        Step::Revision => format!(
+            "commit {}{}",
+            workspace.revision.sha,
+            if workspace.revision.tags.is_empty() {
+                String::new()
+            } else {
+                format!(", tags {}", workspace.revision.tags.join(", "))
+            }
+        ),
+        Step::Render(name) => {
+            let (service, _) = find(name)?;
+            let templates: Vec<String> = [&service.env_template, &service.task_definition_template]
+                .into_iter()
+                .flatten()
+                .map(|t| format!("templates/{t}"))
+                .collect();
+            templates.join(", ")
+        }
+        Step::Prebuild(name) => {
+            let (service, _) = find(name)?;
+            let argv = service.prebuild.as_deref().unwrap_or_default();
+            format!("run `{}` in {}", argv.join(" "), service.dir.display())
+        }
+        Step::Build(name) => {
+            let (service, outputs) = find(name)?;
+            let args: Vec<String> = outputs.build_args.keys().map(|k| format!("--build-arg {k}")).collect();
+            format!(
+                "{} (context {}) for {}{}{} -> {}",
+                service.dockerfile.display(),
+                service.context.display(),
+                service.platform,
+                if args.is_empty() { "" } else { ", " },
+                args.join(" "),
+                image_reference(registry, service, &workspace.revision)
+            )
+        }
+        Step::RegistryAuth => format!("token for {registry}"),
+        Step::EnsureRepository(name) => {
+            let (service, _) = find(name)?;
+            format!("repository {} in {}", service.repository, environment.region)
+        }
+        Step::Push(name) => {
+            let (service, _) = find(name)?;
+            format!("{}, unless the registry has it", image_reference(registry, service, &workspace.revision))
+        }
+        Step::Register(name) => {
+            let (_, outputs) = find(name)?;
+            let family = outputs
+                .task_definition
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                .and_then(|json| json.get("family").and_then(|f| f.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "?".to_string());
+            format!("task definition family {family}, unless unchanged")
+        }
+        Step::Deploy(name) => {
+            let (service, _) = find(name)?;
+            format!("ECS service {} in cluster {}", service.ecs_service, environment.cluster)
+        }
+        Step::Wait(_) => "until the deployment is stable, else roll back".to_string(),
+    })
+}

@@ -1,0 +1,37 @@
+//! `cargo xtask render`: show what an environment's templates produce,
+//! secrets redacted, writing nothing.
+
+use anyhow::Result;
+
+use crate::flags::Render;
+use crate::render::{Scope, Secrets};
+use crate::tasks::Workspace;
+
+pub(crate) fn run(flags: Render) -> Result<()> {
+    let workspace = Workspace::load(&flags.env)?;
+    let services = workspace.project.select(&flags.services.names)?;
+    let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
+    let mut first = true;
+    for (service, outputs) in rendered {
+        let sections = [
+            (outputs.env_file, service.env_template.as_deref(), "env file"),
+            (outputs.task_definition, service.task_definition_template.as_deref(), "task definition"),
+        ];
+        for (text, template, what) in sections {
+            let (Some(text), Some(template)) = (text, template) else { continue };
+            if !first {
+                println!();
+            }
+            first = false;
+            println!("==> {} {what} (templates/{template}, env {})", service.name, flags.env);
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+        }
+    }
+    if first {
+        println!("no templates for the selected services: nothing to render");
+    }
+    Ok(())
+}
