@@ -78,10 +78,9 @@ fn respond(request_line: &str, settings: &Settings) -> (&'static str, String) {
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     match (method, path) {
-        ("GET", "/api/health-check") => (
-            "200 OK",
-            format!(r#"{{"status":"ok","version":"{}"}}"#, json_escape(&settings.version)),
-        ),
+        ("GET", "/api/health-check") => {
+            ("200 OK", format!(r#"{{"status":"ok","version":"{}"}}"#, json_escape(&settings.version)))
+        }
         ("GET", "/api/info") => (
             "200 OK",
             format!(
