@@ -1,0 +1,163 @@
+//! A throwaway git repository holding a small project, and the real `xtask`
+//! binary run inside it.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Repo {
+    dir: tempfile::TempDir,
+}
+
+/// What a run printed and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self) -> Run {
+        assert_eq!(self.code, 1, "expected exit 1\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub const DEV_TOML: &str = r#"region = "us-east-1"
+account_id = "000000000000"
+cluster = "local"
+registry = "127.0.0.1:5000"
+
+[values]
+greeting = "hello"
+"#;
+
+impl Repo {
+    /// An empty git repository with isolated git configuration.
+    pub fn empty() -> Repo {
+        let repo = Repo { dir: tempfile::tempdir().unwrap() };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A project with two services, `api` (with an env template that reads a
+    /// secret) and `web`, an environment `dev`, all committed.
+    pub fn project() -> Repo {
+        let repo = Repo::empty();
+        repo.write(".gitignore", "/services/*/*.env\n");
+        repo.write("env/dev.toml", DEV_TOML);
+        repo.write("services/api/Dockerfile", "FROM scratch\n");
+        repo.write("services/web/Dockerfile", "FROM scratch\n");
+        repo.write(
+            "templates/api.env.j2",
+            "GREETING={{ values.greeting }}\nAPI_TOKEN={{ secret(\"API_TOKEN\", default=\"none\") }}\n",
+        );
+        repo.write("templates/web.env.j2", "API_IMAGE={{ images.api }}\n");
+        repo.commit();
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, contents: &str) {
+        let path = self.path().join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path().join(rel).exists()
+    }
+
+    pub fn mode(&self, rel: &str) -> u32 {
+        fs::metadata(self.path().join(rel)).unwrap().permissions().mode() & 0o777
+    }
+
+    pub fn commit(&self) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "change"]);
+    }
+
+    /// The tag images of HEAD get on a clean tree.
+    pub fn short_sha(&self) -> String {
+        let out = self.git(&["rev-parse", "--short=12", "HEAD"]);
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn git(&self, args: &[&str]) -> Output {
+        let out = self.isolated(Command::new("git")).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// Runs `xtask` in the repository root.
+    pub fn xtask(&self, args: &[&str]) -> Run {
+        self.xtask_with(args, &[])
+    }
+
+    pub fn xtask_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut command = self.isolated(Command::new(env!("CARGO_BIN_EXE_xtask")));
+        command.args(args).envs(vars.iter().copied());
+        let out = command.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// Nothing from the developer's machine leaks in: no global git config or
+    /// ignore file, no variables the templates read. Backtraces are asked for
+    /// on purpose, to prove user-facing errors never carry one.
+    fn isolated(&self, mut command: Command) -> Command {
+        command
+            .current_dir(self.path())
+            .env("HOME", self.path().join(".home"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("API_TOKEN")
+            .env_remove("HONEYCOMB_API_KEY");
+        command
+    }
+
+    /// Every file below the root with its contents, sorted by path; `.git`
+    /// left out. Two snapshots are equal when a run changed nothing.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().unwrap() == ".git" {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(self.path(), self.path(), &mut files);
+        files.sort();
+        files.into_iter().map(|f| (f.clone(), fs::read(self.path().join(f)).unwrap())).collect()
+    }
+}

@@ -1,0 +1,112 @@
+use crate::harness::Repo;
+
+/// `api` is built FROM `base`; `api` and `web` deploy, `base` does not.
+fn project_with_base() -> Repo {
+    let repo = Repo::project();
+    repo.write("services/base/Dockerfile", "FROM scratch\n");
+    repo.write("services/base/service.toml", "prebuild = [\"sh\", \"rootfs.sh\"]\n");
+    repo.write(
+        "services/api/service.toml",
+        "repository = \"demo/api\"\nafter = [\"base\"]\n\n[build_args]\nBASE = \"{{ images.base }}\"\n",
+    );
+    repo.write("templates/api.task.json.j2", "{\"family\": \"demo-api\", \"image\": \"{{ image }}\"}\n");
+    repo.write("templates/web.task.json.j2", "{\"family\": \"demo-web\", \"image\": \"{{ image }}\"}\n");
+    repo.commit();
+    repo
+}
+
+#[test]
+fn dry_run_prints_the_plan_in_stages() {
+    let repo = project_with_base();
+    let sha = repo.short_sha();
+    let full = String::from_utf8(repo.git(&["rev-parse", "HEAD"]).stdout).unwrap();
+    let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success();
+    let expected = format!(
+        "release plan: env dev, commit {sha}, 3 services: api, base, web
+region us-east-1, cluster local, registry 127.0.0.1:5000
+stage 1 (3 in parallel)
+  revision          commit {full}
+  prebuild base     run `sh rootfs.sh` in services/base
+  registry-auth     token for 127.0.0.1:5000
+stage 2 (7 in parallel)
+  render api        templates/api.env.j2, templates/api.task.json.j2
+  render web        templates/web.env.j2, templates/web.task.json.j2
+  build base        services/base/Dockerfile (context services/base) for linux/amd64 -> 127.0.0.1:5000/base:{sha}
+  build web         services/web/Dockerfile (context services/web) for linux/amd64 -> 127.0.0.1:5000/web:{sha}
+  ensure-repo api   repository demo/api in us-east-1
+  ensure-repo base  repository base in us-east-1
+  ensure-repo web   repository web in us-east-1
+stage 3 (3 in parallel)
+  build api         services/api/Dockerfile (context services/api) for linux/amd64, --build-arg BASE -> 127.0.0.1:5000/demo/api:{sha}
+  push base         127.0.0.1:5000/base:{sha}, unless the registry has it
+  push web          127.0.0.1:5000/web:{sha}, unless the registry has it
+stage 4 (2 in parallel)
+  push api          127.0.0.1:5000/demo/api:{sha}, unless the registry has it
+  register web      task definition family demo-web, unless unchanged
+stage 5 (2 in parallel)
+  register api      task definition family demo-api, unless unchanged
+  deploy web        ECS service web in cluster local
+stage 6 (2 in parallel)
+  deploy api        ECS service api in cluster local
+  wait web          until the deployment is stable, else roll back
+stage 7
+  wait api          until the deployment is stable, else roll back
+dry run: nothing was changed
+",
+        full = full.trim()
+    );
+    assert_eq!(run.stdout, expected);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn one_service_brings_its_base_image_but_deploys_alone() {
+    let repo = project_with_base();
+    let run = repo.xtask(&["release", "--env", "dev", "--service", "api", "--dry-run"]).success();
+    assert!(run.stdout.starts_with(&format!(
+        "release plan: env dev, commit {}, 2 services: api, base\n",
+        repo.short_sha()
+    )));
+    assert!(run.stdout.contains("  build base "));
+    assert!(run.stdout.contains("  deploy api "));
+    assert!(!run.stdout.contains(" web"), "{}", run.stdout);
+}
+
+#[test]
+fn cycle_between_services_is_reported_with_its_path() {
+    let repo = Repo::project();
+    repo.write("services/api/service.toml", "after = [\"web\"]\n");
+    repo.write("services/web/service.toml", "after = [\"api\"]\n");
+    let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).failure();
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "error: dependency cycle: build api -> build web -> build api; check `after` in the services' service.toml\n"
+    );
+}
+
+#[test]
+fn dry_run_reports_template_problems_before_any_plan() {
+    let repo = project_with_base();
+    repo.write(
+        "services/api/service.toml",
+        "after = [\"base\"]\n\n[build_args]\nBASE = \"{{ images.bsae }}\"\n",
+    );
+    let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).failure();
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "error: 1 template problem found, nothing was written:\n  \
+         services/api/service.toml: build_args.BASE: undefined value: `images.bsae` is undefined\n"
+    );
+}
+
+#[test]
+fn without_dry_run_it_says_what_is_missing() {
+    let repo = Repo::project();
+    let run = repo.xtask(&["release", "--env", "dev"]).failure();
+    assert!(run.stderr.ends_with(
+        "error: release can only print its plan so far: building, pushing and deploying are not implemented \
+         yet; run `cargo xtask release --env dev --dry-run`\n"
+    ));
+}
