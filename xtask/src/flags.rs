@@ -27,9 +27,8 @@ pub(crate) enum Command {
 /// `env_template` key of its `service.toml`) gets `services/<service>/<env>.env`,
 /// mode 0600, starting with a "generated, do not edit" line. Nothing is written
 /// unless every template renders and every output path is ignored by git.
-///
-/// Example: cargo xtask dev-env --check
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask dev-env\n  cargo xtask dev-env --env staging --check")]
 pub(crate) struct DevEnv {
     /// Environment to render, a file under `env/`.
     #[arg(long, default_value = "dev", value_name = "ENV")]
@@ -43,9 +42,10 @@ pub(crate) struct DevEnv {
 ///
 /// Values from `secret(...)` and process variables whose names look secret
 /// are redacted. Nothing is written.
-///
-/// Example: cargo xtask render --env prod --service api
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask render --env prod\n  cargo xtask render --env prod --service api"
+)]
 pub(crate) struct Render {
     /// Environment to render, a file under `env/`.
     #[arg(long, value_name = "ENV")]
@@ -58,9 +58,10 @@ pub(crate) struct Render {
 ///
 /// The plan runs: revision, render, build, push, register, deploy and wait.
 /// `--dry-run` prints the plan and changes nothing.
-///
-/// Example: cargo xtask release --env prod --dry-run
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask release --env prod --dry-run\n  cargo xtask release --env prod --service api --dry-run"
+)]
 pub(crate) struct Release {
     /// Environment to release to, a file under `env/`.
     #[arg(long, value_name = "ENV")]
