@@ -18,6 +18,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     DevEnv(DevEnv),
     Render(Render),
+    Build(Build),
+    Push(Push),
     Release(Release),
 }
 
@@ -52,6 +54,67 @@ pub(crate) struct Render {
     pub(crate) env: String,
     #[command(flatten)]
     pub(crate) services: ServiceFilter,
+}
+
+/// Build each service's image, tagged with the git commit.
+///
+/// Runs each service's `prebuild` host command, then builds through the
+/// Docker Engine API: the context streamed as a tar that honours
+/// `.dockerignore`, build arguments from `service.toml`, the target platform,
+/// and OCI labels (revision, source, created). Images are tagged
+/// `<registry>/<repository>:<commit>`, with `-dirty` appended for a dirty tree.
+/// Base images build before the images built FROM them, independent ones in
+/// parallel. An image that exists for this commit is reused.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --env prod --service api --force"
+)]
+pub(crate) struct Build {
+    /// Environment whose registry names the images, a file under `env/`.
+    #[arg(long, default_value = "dev", value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+    #[command(flatten)]
+    pub(crate) run: RunFlags,
+}
+
+/// Build each service's image if needed, then push it to the environment's registry.
+///
+/// Logs in to ECR per request (never `docker login`): the token is kept in
+/// memory, renewed before it expires and when the registry says it has.
+/// Creates missing ECR repositories (scan on push), skips images the registry
+/// already has, retries passing failures with backoff, and prints each
+/// pushed image's digest.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask push --env prod\n  cargo xtask push --env prod --service api --jobs 1"
+)]
+pub(crate) struct Push {
+    /// Environment to push to, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+    #[command(flatten)]
+    pub(crate) run: RunFlags,
+    /// Push images of a tree with uncommitted changes (tagged `-dirty`).
+    #[arg(long)]
+    pub(crate) allow_dirty: bool,
+}
+
+/// How steps run.
+#[derive(Debug, Args)]
+pub(crate) struct RunFlags {
+    /// How many steps may run at once.
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N")]
+    pub(crate) jobs: usize,
+    /// Rebuild (and push) even if this commit's image exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Show every build step and push status line.
+    #[arg(long, short = 'v')]
+    pub(crate) verbose: bool,
 }
 
 /// Release every service to an environment, in dependency order.

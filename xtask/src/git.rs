@@ -21,6 +21,8 @@ pub(crate) struct Revision {
     pub(crate) tags: Vec<String>,
     /// The tag images of this revision get.
     pub(crate) image_tag: String,
+    /// The `origin` remote's URL, for the images' source label.
+    pub(crate) source: Option<String>,
 }
 
 /// Where a path stands with git, for files the tool generates.
@@ -80,7 +82,8 @@ impl Git {
 
         // A dirty tree never produces a tag that looks like a clean commit's.
         let image_tag = if dirty { format!("{short_sha}-dirty") } else { short_sha.clone() };
-        Ok(Revision { sha, short_sha, dirty, tags, image_tag })
+        let source = self.repo.find_remote("origin").ok().and_then(|r| r.url().map(str::to_string));
+        Ok(Revision { sha, short_sha, dirty, tags, image_tag, source })
     }
 
     pub(crate) fn path_state(&self, path: &Path) -> Result<PathState> {

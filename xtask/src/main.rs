@@ -1,5 +1,9 @@
 //! `cargo xtask`: the release tool. Parses flags and dispatches; nothing else.
 
+mod context;
+mod docker;
+mod ecr;
+mod exec;
 mod files;
 mod flags;
 mod git;
@@ -17,6 +21,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         flags::Command::DevEnv(flags) => tasks::dev_env::run(flags),
         flags::Command::Render(flags) => tasks::render::run(flags),
+        flags::Command::Build(flags) => tasks::build::run(flags),
+        flags::Command::Push(flags) => tasks::push::run(flags),
         flags::Command::Release(flags) => tasks::release::run(flags),
     };
     match result {

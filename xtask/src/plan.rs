@@ -188,6 +188,22 @@ pub(crate) fn with_build_dependencies<'p>(project: &'p Project, chosen: &[&'p Se
     project.services.iter().filter(|s| needed.contains(s.name.as_str())).collect()
 }
 
+/// The graph that builds the images of `services` (as returned by
+/// [`with_build_dependencies`]).
+pub(crate) fn build(services: &[&Service]) -> Plan {
+    let mut plan = Plan::default();
+    let revision = plan.add(Step::Revision, &[]);
+    add_builds(&mut plan, revision, services);
+    plan
+}
+
+/// The graph that builds and pushes the images of `services`.
+pub(crate) fn push(services: &[&Service]) -> Plan {
+    let mut plan = build(services);
+    add_pushes(&mut plan, services);
+    plan
+}
+
 /// The graph of a release of `services` (as returned by
 /// [`with_build_dependencies`]); `deployable` are those chosen by the user,
 /// which are the only ones registered and deployed.
@@ -199,6 +215,24 @@ pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
             plan.add(Step::Render(service.name.clone()), &[revision]);
         }
     }
+    add_builds(&mut plan, revision, services);
+    add_pushes(&mut plan, services);
+    for service in deployable {
+        if service.task_definition_template.is_none() {
+            continue;
+        }
+        let push = plan.index(&Step::Push(service.name.clone())).unwrap();
+        let render = plan.index(&Step::Render(service.name.clone())).unwrap();
+        let register = plan.add(Step::Register(service.name.clone()), &[push, render]);
+        let deploy = plan.add(Step::Deploy(service.name.clone()), &[register]);
+        plan.add(Step::Wait(service.name.clone()), &[deploy]);
+    }
+    plan
+}
+
+/// Host prebuild steps, then image builds, each after its prebuild and after
+/// the builds of the images it is built `FROM`.
+fn add_builds(plan: &mut Plan, revision: usize, services: &[&Service]) {
     for service in services {
         if service.prebuild.is_some() {
             plan.add(Step::Prebuild(service.name.clone()), &[]);
@@ -220,23 +254,17 @@ pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
             }
         }
     }
+}
+
+/// One registry token, then per service: its repository, and the push, which
+/// can only follow the build: pushing an image never built is impossible.
+fn add_pushes(plan: &mut Plan, services: &[&Service]) {
     let auth = plan.add(Step::RegistryAuth, &[]);
     for service in services {
         let ensure = plan.add(Step::EnsureRepository(service.name.clone()), &[auth]);
         let build = plan.index(&Step::Build(service.name.clone())).unwrap();
         plan.add(Step::Push(service.name.clone()), &[build, ensure]);
     }
-    for service in deployable {
-        if service.task_definition_template.is_none() {
-            continue;
-        }
-        let push = plan.index(&Step::Push(service.name.clone())).unwrap();
-        let render = plan.index(&Step::Render(service.name.clone())).unwrap();
-        let register = plan.add(Step::Register(service.name.clone()), &[push, render]);
-        let deploy = plan.add(Step::Deploy(service.name.clone()), &[register]);
-        plan.add(Step::Wait(service.name.clone()), &[deploy]);
-    }
-    plan
 }
 
 #[cfg(test)]
@@ -258,6 +286,7 @@ mod tests {
             env_template: None,
             task_definition_template: deployable.then(|| format!("{name}.task.json.j2")),
             ecs_service: name.into(),
+            immutable_tags: false,
         }
     }
 

@@ -74,6 +74,8 @@ pub(crate) struct Service {
     /// without one is built and pushed but never deployed on its own.
     pub(crate) task_definition_template: Option<String>,
     pub(crate) ecs_service: String,
+    /// Create the ECR repository with immutable tags.
+    pub(crate) immutable_tags: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -91,6 +93,8 @@ struct ServiceFile {
     env_template: Option<Spanned<String>>,
     task_definition_template: Option<Spanned<String>>,
     ecs_service: Option<String>,
+    #[serde(default)]
+    immutable_tags: bool,
 }
 
 impl Project {
@@ -324,6 +328,7 @@ fn load_service(root: &Path, name: &str) -> Result<(Service, Vec<(String, usize)
         env_template,
         task_definition_template,
         ecs_service: file.ecs_service.unwrap_or_else(|| name.to_string()),
+        immutable_tags: file.immutable_tags,
         dir,
     };
     Ok((service, after_spans))

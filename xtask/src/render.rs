@@ -45,6 +45,8 @@ pub(crate) enum Secrets {
 pub(crate) enum Scope {
     /// Env files only, for local docker compose.
     EnvFiles,
+    /// Build arguments only, for building and pushing images.
+    Images,
     /// Env files, task definitions and build arguments: everything a release uses.
     Release,
 }
@@ -235,7 +237,7 @@ impl<'p> Renderer<'p> {
         };
 
         let env_file = match &service.env_template {
-            Some(name) => {
+            Some(name) if scope != Scope::Images => {
                 match render_template(&mut self.jinja, self.project, name, &view("compose", None)) {
                     Ok(text) => Some(text),
                     Err(problem) => {
@@ -244,7 +246,7 @@ impl<'p> Renderer<'p> {
                     }
                 }
             }
-            None => None,
+            _ => None,
         };
 
         let task_definition = match &service.task_definition_template {
@@ -278,7 +280,7 @@ impl<'p> Renderer<'p> {
         };
 
         let mut build_args = BTreeMap::new();
-        let wanted_args = if scope == Scope::Release { &service.build_args } else { &BTreeMap::new() };
+        let wanted_args = if scope == Scope::EnvFiles { &BTreeMap::new() } else { &service.build_args };
         for (key, source) in wanted_args {
             let origin = format!("{}: build_args.{key}", service.dir.join("service.toml").display());
             match self.render_str(&origin, source) {

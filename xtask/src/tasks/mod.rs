@@ -1,10 +1,16 @@
 //! One module per user-facing command, each with one entry point, `run`.
 
+pub(crate) mod build;
 pub(crate) mod dev_env;
+pub(crate) mod push;
 pub(crate) mod release;
 pub(crate) mod render;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+
+use crate::exec;
+use crate::flags::RunFlags;
+use crate::plan;
 
 use crate::git::{Git, Revision};
 use crate::project::{Environment, Project, Service};
@@ -26,6 +32,21 @@ impl Workspace {
         let git = Git::open(&project.root)?;
         let revision = git.revision()?;
         Ok(Workspace { project, environment, git, revision })
+    }
+
+    /// Builds (with `push`, also pushes) the images of the chosen services and
+    /// of the services they are built after.
+    pub(crate) fn images(&self, names: &[String], run: &RunFlags, push: bool) -> Result<()> {
+        let chosen = self.project.select(names)?;
+        let services = plan::with_build_dependencies(&self.project, &chosen);
+        let plan = if push { plan::push(&services) } else { plan::build(&services) };
+        plan.stages()?;
+        let rendered = self.render(&services, Scope::Images, Secrets::Reveal)?;
+        let options = exec::Options { jobs: run.jobs, force: run.force, verbose: run.verbose };
+        runtime()?.block_on(async {
+            let executor = exec::Executor::prepare(self, rendered, options, push).await?;
+            executor.run(&plan).await
+        })
     }
 
     /// Renders every given service, or reports every problem of every
@@ -52,4 +73,14 @@ impl Workspace {
             Err(RenderErrors(problems).into())
         }
     }
+}
+
+/// The async runtime for the commands that talk to the engine and AWS; the
+/// rest of the tool stays synchronous.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")
 }

@@ -1,0 +1,176 @@
+//! ECR: the registry token, cached for the run and renewed when it expires
+//! or when the registry says it has; image repositories.
+//!
+//! The token is handed to the engine with each request and lives only in
+//! memory: never `docker login`, never a file, never a log line.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, Context as _, Result};
+use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use bollard::auth::DockerCredentials;
+use tokio::sync::Mutex;
+
+/// A token this close to its expiry is renewed before it is used.
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+
+pub(crate) struct Ecr {
+    client: aws_sdk_ecr::Client,
+    /// The registry images go to (the account's ECR endpoint, or the environment's override).
+    registry: String,
+    token: Mutex<Option<Token>>,
+}
+
+struct Token {
+    credentials: DockerCredentials,
+    /// When ECR says it expires; `None` when that was already past on
+    /// arrival (local emulators issue such tokens), so that only the
+    /// registry's own "expired" answer renews it and nothing loops.
+    expires_at: Option<SystemTime>,
+}
+
+impl Ecr {
+    pub(crate) async fn connect(region: &str, registry: &str) -> Ecr {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let config = aws_config::from_env()
+            .region(aws_config::Region::new(region.to_string()))
+            .http_client(http)
+            .load()
+            .await;
+        Ecr {
+            client: aws_sdk_ecr::Client::new(&config),
+            registry: registry.to_string(),
+            token: Mutex::new(None),
+        }
+    }
+
+    /// Credentials for the registry, from the cache unless they are about to expire.
+    pub(crate) async fn credentials(&self) -> Result<DockerCredentials> {
+        let mut token = self.token.lock().await;
+        let fresh = match &*token {
+            Some(Token { expires_at: Some(at), .. }) => SystemTime::now() + RENEW_BEFORE_EXPIRY < *at,
+            Some(Token { expires_at: None, .. }) => true,
+            None => false,
+        };
+        if !fresh {
+            *token = Some(self.fetch().await?);
+        }
+        Ok(token.as_ref().expect("a token was just stored").credentials.clone())
+    }
+
+    /// Replaces the cached token, after the registry answered that it expired.
+    /// `stale` is the password that was refused: when another push already
+    /// renewed it, that newer token is used instead of asking again.
+    pub(crate) async fn renew(&self, stale: &DockerCredentials) -> Result<DockerCredentials> {
+        let mut token = self.token.lock().await;
+        if let Some(current) = &*token {
+            if current.credentials.password != stale.password {
+                return Ok(current.credentials.clone());
+            }
+        }
+        *token = Some(self.fetch().await?);
+        Ok(token.as_ref().expect("a token was just stored").credentials.clone())
+    }
+
+    async fn fetch(&self) -> Result<Token> {
+        let output = self
+            .client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| aws_error(e, "get an ECR token"))?;
+        let data = output
+            .authorization_data()
+            .first()
+            .context("ECR returned no authorization data; check the region and the account")?;
+        let encoded = data.authorization_token().context("ECR returned an empty authorization token")?;
+        let decoded =
+            aws_smithy_types::base64::decode(encoded).context("ECR's authorization token is not base64")?;
+        let decoded = String::from_utf8(decoded).context("ECR's authorization token is not text")?;
+        let (username, password) =
+            decoded.split_once(':').context("ECR's authorization token is not of the form user:password")?;
+        let now = SystemTime::now();
+        let expires_at =
+            data.expires_at().and_then(|at| SystemTime::try_from(*at).ok()).filter(|at| *at > now);
+        Ok(Token {
+            credentials: DockerCredentials {
+                username: Some(username.to_string()),
+                password: Some(password.to_string()),
+                serveraddress: Some(self.registry.clone()),
+                ..Default::default()
+            },
+            expires_at,
+        })
+    }
+
+    /// Creates the repository unless it exists; returns whether it was created.
+    pub(crate) async fn ensure_repository(&self, name: &str, immutable_tags: bool) -> Result<bool> {
+        match self.client.describe_repositories().repository_names(name).send().await {
+            Ok(_) => return Ok(false),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => {}
+            Err(e) => return Err(aws_error(e, &format!("look up ECR repository {name}"))),
+        }
+        let mutability =
+            if immutable_tags { ImageTagMutability::Immutable } else { ImageTagMutability::Mutable };
+        let created = self
+            .client
+            .create_repository()
+            .repository_name(name)
+            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
+            .image_tag_mutability(mutability)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            // Another run created it in between: that is what we wanted.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_already_exists_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(aws_error(e, &format!("create ECR repository {name}"))),
+        }
+    }
+}
+
+/// An AWS error as a sentence that says what to do about it.
+pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = error.code().unwrap_or("").to_string();
+    let message = error.message().unwrap_or("").to_string();
+    let session = "renew the AWS session: `aws sso login` (with the right AWS_PROFILE exported), or fresh \
+                   MFA credentials";
+    match code.as_str() {
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" => {
+            anyhow!("cannot {what}: the AWS session has expired ({message}); {session}")
+        }
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException" => {
+            anyhow!("cannot {what}: AWS does not accept these credentials ({message}); {session}, and check AWS_PROFILE")
+        }
+        "AccessDeniedException" | "AccessDenied" => anyhow!(
+            "cannot {what}: access denied ({message}); the role in use needs the ECR permission for this, \
+             ask whoever manages the account's IAM policies"
+        ),
+        "ThrottlingException" => {
+            anyhow!("cannot {what}: AWS is throttling requests ({message}); try again shortly")
+        }
+        _ => {
+            let detail = format!("{}", DisplayErrorContext(&error));
+            if detail.contains("no credentials") || detail.contains("credentials provider") {
+                anyhow!(
+                    "cannot {what}: no AWS credentials found; run `aws sso login` or `aws configure`, export \
+                     AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                )
+            } else if code.is_empty() {
+                anyhow!("cannot {what}: {detail}")
+            } else {
+                anyhow!("cannot {what}: {code}: {message}")
+            }
+        }
+    }
+}

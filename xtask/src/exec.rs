@@ -1,0 +1,372 @@
+//! Running a plan: every step starts once the steps it depends on are done,
+//! at most `jobs` at a time, and the side effects of each kind of step live in
+//! one `match`. A failed step stops only what depends on it; everything else
+//! finishes, so a rerun continues from there (finished steps skip themselves).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::Mutex;
+
+use crate::docker::{BuildRequest, Engine, PushError, RegistryFailure};
+use crate::ecr::Ecr;
+use crate::plan::{Plan, Step};
+use crate::project::Service;
+use crate::render::{image_reference, registry_host, Rendered};
+use crate::tasks::Workspace;
+
+/// How many times a push is tried when the registry fails in passing.
+const PUSH_ATTEMPTS: u32 = 4;
+/// The pause before the second try; it doubles each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) jobs: usize,
+    pub(crate) force: bool,
+    pub(crate) verbose: bool,
+}
+
+/// What a step did.
+pub(crate) enum Outcome {
+    Done(String),
+    Skipped(String),
+}
+
+pub(crate) struct Executor<'w> {
+    workspace: &'w Workspace,
+    rendered: HashMap<String, Rendered>,
+    options: Options,
+    registry: String,
+    engine: Engine,
+    ecr: Option<Ecr>,
+    /// Digests of the images pushed (or found in the registry) this run, by service.
+    pub(crate) digests: Mutex<BTreeMap<String, String>>,
+}
+
+impl<'w> Executor<'w> {
+    /// Checks every precondition before the first side effect and reports
+    /// all that fail together: the engine, and for a push the AWS session.
+    pub(crate) async fn prepare(
+        workspace: &'w Workspace,
+        rendered: Vec<(&Service, Rendered)>,
+        options: Options,
+        needs_registry: bool,
+    ) -> Result<Executor<'w>> {
+        let registry = registry_host(&workspace.environment);
+        let engine = Engine::connect().await;
+        let ecr = if needs_registry {
+            let ecr = Ecr::connect(&workspace.environment.region, &registry).await;
+            Some(ecr.credentials().await.map(|_| ecr))
+        } else {
+            None
+        };
+        let mut problems = Vec::new();
+        if let Err(e) = &engine {
+            problems.push(format!("{e:#}"));
+        }
+        if let Some(Err(e)) = &ecr {
+            problems.push(format!("{e:#}"));
+        }
+        if !problems.is_empty() {
+            bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
+        }
+        Ok(Executor {
+            workspace,
+            rendered: rendered.into_iter().map(|(s, r)| (s.name.clone(), r)).collect(),
+            options,
+            registry,
+            engine: engine?,
+            ecr: ecr.transpose()?,
+            digests: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Runs every step of the plan; returns an error naming the steps that
+    /// failed or could not start.
+    pub(crate) async fn run(&self, plan: &Plan) -> Result<()> {
+        let started = Instant::now();
+        let mut state = vec![State::Waiting; plan.nodes.len()];
+        let mut running: FuturesUnordered<RunningStep<'_>> = FuturesUnordered::new();
+        loop {
+            // Start what is ready, in plan order, up to the bound.
+            for i in 0..plan.nodes.len() {
+                if running.len() >= self.options.jobs.max(1) {
+                    break;
+                }
+                if state[i] != State::Waiting {
+                    continue;
+                }
+                let deps = &plan.nodes[i].deps;
+                if deps.iter().any(|&d| matches!(state[d], State::Failed | State::Blocked)) {
+                    state[i] = State::Blocked;
+                    continue;
+                }
+                if deps.iter().all(|&d| state[d] == State::Succeeded) {
+                    state[i] = State::Running;
+                    let step = plan.nodes[i].step.clone();
+                    running.push(Box::pin(async move { (i, self.step(&step).await) }));
+                }
+            }
+            let Some((i, result)) = running.next().await else { break };
+            let step = &plan.nodes[i].step;
+            match result {
+                Ok(Outcome::Done(what)) => {
+                    state[i] = State::Succeeded;
+                    println!("{:<18} {what}", step.to_string());
+                }
+                Ok(Outcome::Skipped(why)) => {
+                    state[i] = State::Succeeded;
+                    println!("{:<18} skipped: {why}", step.to_string());
+                }
+                Err(e) => {
+                    state[i] = State::Failed;
+                    eprintln!("{:<18} FAILED: {e:#}", step.to_string());
+                }
+            }
+        }
+        // Anything still waiting sits behind a failure.
+        for s in state.iter_mut().filter(|s| **s == State::Waiting) {
+            *s = State::Blocked;
+        }
+        let names = |wanted: State| -> Vec<String> {
+            plan.nodes
+                .iter()
+                .zip(&state)
+                .filter(|(_, s)| **s == wanted)
+                .map(|(n, _)| n.step.to_string())
+                .collect()
+        };
+        let (failed, blocked) = (names(State::Failed), names(State::Blocked));
+        if failed.is_empty() {
+            println!("{} steps done in {:.1}s", plan.nodes.len(), started.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        let mut message = format!("{} failed", failed.join(", "));
+        if !blocked.is_empty() {
+            message += &format!("; not started because of it: {}", blocked.join(", "));
+        }
+        bail!("{message}; the other steps finished, and a rerun continues from where this one stopped")
+    }
+
+    async fn step(&self, step: &Step) -> Result<Outcome> {
+        let service = step.service().and_then(|name| self.workspace.project.service(name));
+        match (step, service) {
+            (Step::Revision, _) => Ok(Outcome::Done(format!("commit {}", self.workspace.revision.sha))),
+            (Step::Prebuild(_), Some(service)) => self.prebuild(service).await,
+            (Step::Build(_), Some(service)) => self.build(service).await,
+            (Step::RegistryAuth, _) => {
+                self.ecr().await?.credentials().await?;
+                Ok(Outcome::Done(format!("token for {}", self.registry)))
+            }
+            (Step::EnsureRepository(_), Some(service)) => {
+                let created =
+                    self.ecr().await?.ensure_repository(&service.repository, service.immutable_tags).await?;
+                Ok(if created {
+                    Outcome::Done(format!("created repository {}", service.repository))
+                } else {
+                    Outcome::Skipped(format!("repository {} exists", service.repository))
+                })
+            }
+            (Step::Push(_), Some(service)) => self.push(service).await,
+            (step, _) => bail!("{step}: this step is not implemented yet"),
+        }
+    }
+
+    async fn ecr(&self) -> Result<&Ecr> {
+        self.ecr.as_ref().context("no registry session was prepared for this command")
+    }
+
+    fn image(&self, service: &Service) -> String {
+        image_reference(&self.registry, service, &self.workspace.revision)
+    }
+
+    /// Whether this commit's image is there already and may be reused: never
+    /// for a dirty tree, whose tag does not say what is in it.
+    async fn reusable_image(&self, service: &Service) -> Result<bool> {
+        if self.options.force || self.workspace.revision.dirty {
+            return Ok(false);
+        }
+        self.engine.has_image(&self.image(service)).await
+    }
+
+    async fn prebuild(&self, service: &Service) -> Result<Outcome> {
+        if self.reusable_image(service).await? {
+            return Ok(Outcome::Skipped(format!("{} exists", self.image(service))));
+        }
+        let argv = service.prebuild.clone().unwrap_or_default();
+        let dir = self.workspace.project.root.join(&service.dir);
+        let started = Instant::now();
+        let output = tokio::task::spawn_blocking(move || {
+            let sh = xshell::Shell::new()?;
+            sh.change_dir(&dir);
+            let (program, args) = argv.split_first().expect("prebuild is checked to be non-empty");
+            xshell::cmd!(sh, "{program} {args...}").quiet().ignore_status().output()
+        })
+        .await
+        .context("the prebuild thread stopped")?
+        .with_context(|| format!("run the prebuild command of {}", service.name))?;
+        let command = service.prebuild.as_deref().unwrap_or_default().join(" ");
+        if !output.status.success() {
+            bail!(
+                "`{command}` in {} exited with {}:\n{}{}",
+                service.dir.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            );
+        }
+        Ok(Outcome::Done(format!("ran `{command}` ({:.1}s)", started.elapsed().as_secs_f64())))
+    }
+
+    async fn build(&self, service: &Service) -> Result<Outcome> {
+        let tag = self.image(service);
+        if self.reusable_image(service).await? {
+            return Ok(Outcome::Skipped(format!("{tag} exists (--force rebuilds it)")));
+        }
+        let root = &self.workspace.project.root;
+        let context = root.join(&service.context);
+        let dockerfile = service.dockerfile.strip_prefix(&service.context).unwrap_or(&service.dockerfile);
+        let dockerfile = dockerfile.to_string_lossy();
+        let revision = &self.workspace.revision;
+        let mut labels = HashMap::from([
+            ("org.opencontainers.image.revision".to_string(), revision.sha.clone()),
+            ("org.opencontainers.image.created".to_string(), now_rfc3339()),
+        ]);
+        if let Some(source) = &revision.source {
+            labels.insert("org.opencontainers.image.source".to_string(), source.clone());
+        }
+        let build_args = self.rendered[&service.name].build_args.clone().into_iter().collect();
+        let started = Instant::now();
+        let verbose = self.options.verbose;
+        let name = service.name.as_str();
+        self.engine
+            .build(
+                BuildRequest {
+                    context: &context,
+                    dockerfile: &dockerfile,
+                    tag: &tag,
+                    platform: &service.platform,
+                    build_args,
+                    labels,
+                },
+                |line| {
+                    if verbose {
+                        println!("build {name} | {line}");
+                    }
+                },
+            )
+            .await
+            .with_context(|| format!("build {tag} from {}", service.dockerfile.display()))?;
+        Ok(Outcome::Done(format!("built {tag} ({:.1}s)", started.elapsed().as_secs_f64())))
+    }
+
+    async fn push(&self, service: &Service) -> Result<Outcome> {
+        let ecr = self.ecr().await?;
+        let reference = self.image(service);
+        let repository = format!("{}/{}", self.registry, service.repository);
+        let tag = &self.workspace.revision.image_tag;
+        let started = Instant::now();
+        let mut credentials = ecr.credentials().await?;
+        let mut renewed = false;
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            // A dirty tag may hold other content than what is in the registry: always push it.
+            let existing = if self.workspace.revision.dirty || self.options.force {
+                Ok(None)
+            } else {
+                self.engine.registry_has(&reference, &credentials).await
+            };
+            let result = match existing {
+                Ok(Some(digest)) => {
+                    self.digests.lock().await.insert(service.name.clone(), digest.clone());
+                    return Ok(Outcome::Skipped(format!("{reference} is in the registry ({digest})")));
+                }
+                Ok(None) => {
+                    let verbose = self.options.verbose;
+                    let name = service.name.as_str();
+                    self.engine
+                        .push(&repository, tag, &credentials, |status| {
+                            if verbose {
+                                println!("push {name} | {status}");
+                            }
+                        })
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(digest) => {
+                    self.digests.lock().await.insert(service.name.clone(), digest.clone());
+                    let retries = if attempt > 1 { format!(", {} tries", attempt) } else { String::new() };
+                    return Ok(Outcome::Done(format!(
+                        "pushed {repository}@{digest} ({:.1}s{retries})",
+                        started.elapsed().as_secs_f64()
+                    )));
+                }
+                // One renewal per push: a registry that refuses a brand-new
+                // token will refuse the next one too.
+                Err(PushError { kind: RegistryFailure::TokenExpired, .. }) if !renewed => {
+                    println!(
+                        "{:<18} registry token expired; renewing it and trying again",
+                        format!("push {}", service.name)
+                    );
+                    credentials = ecr.renew(&credentials).await?;
+                    renewed = true;
+                }
+                Err(PushError { kind: RegistryFailure::Transient, message }) if attempt < PUSH_ATTEMPTS => {
+                    println!(
+                        "{:<18} {}; try {} of {PUSH_ATTEMPTS} in {:.1}s",
+                        format!("push {}", service.name),
+                        message.trim(),
+                        attempt + 1,
+                        backoff.as_secs_f64()
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                Err(PushError { message, kind }) => {
+                    let hint = match kind {
+                        RegistryFailure::TokenExpired => {
+                            "the registry refused a freshly renewed token; check that the AWS \
+                                                          role may push to this repository"
+                        }
+                        RegistryFailure::Transient => {
+                            "the registry kept failing; check that it is reachable, then rerun"
+                        }
+                        RegistryFailure::Permanent => {
+                            "check the registry address in the environment file and the role's \
+                                                       ECR permissions"
+                        }
+                    };
+                    bail!("push {reference}: {}; {hint}", message.trim());
+                }
+            }
+        }
+    }
+}
+
+/// A step under way, answering with its index in the plan.
+type RunningStep<'a> = Pin<Box<dyn Future<Output = (usize, Result<Outcome>)> + 'a>>;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    /// Never started: something it depends on failed.
+    Blocked,
+}
+
+fn now_rfc3339() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
