@@ -106,7 +106,7 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    failure = Some(e.to_string());
+                    failure = Some(engine_message(e));
                     break;
                 }
             }
@@ -176,7 +176,7 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    let message = e.to_string();
+                    let message = engine_message(e);
                     return Err(PushError { kind: classify(&message), message });
                 }
             }
@@ -185,6 +185,14 @@ impl Engine {
             kind: RegistryFailure::Transient,
             message: "the engine finished the push without reporting a digest".to_string(),
         })
+    }
+}
+
+/// The engine's own words, without bollard's wrapping.
+fn engine_message(error: bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerStreamError { error } => error,
+        other => other.to_string(),
     }
 }
 

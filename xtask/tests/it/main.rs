@@ -3,6 +3,9 @@
 mod dev_env;
 mod example;
 mod harness;
+mod images;
 mod model_errors;
+mod proxy;
 mod release_plan;
 mod render;
+mod servers;

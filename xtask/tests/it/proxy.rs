@@ -1,0 +1,129 @@
+//! A fault-injecting HTTP proxy for the tests: it forwards each request to an
+//! upstream server, except that requests whose head contains a chosen text
+//! get a canned answer or a cut connection, a chosen number of times.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+pub enum Fault {
+    /// Answer with this status line and JSON body, then close.
+    Respond { status: &'static str, body: String },
+    /// Close the connection without answering.
+    Cut,
+}
+
+struct Rule {
+    needle: String,
+    remaining: usize,
+    fault: Arc<Fault>,
+}
+
+#[derive(Clone)]
+pub struct Proxy {
+    pub port: u16,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    injected: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    pub fn start(upstream_port: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy = Proxy {
+            port: listener.local_addr().unwrap().port(),
+            rules: Arc::default(),
+            injected: Arc::default(),
+        };
+        let shared = proxy.clone();
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let proxy = shared.clone();
+                thread::spawn(move || proxy.serve(client, upstream_port));
+            }
+        });
+        proxy
+    }
+
+    /// The next `times` requests whose head contains `needle` get `fault`.
+    pub fn inject(&self, needle: &str, times: usize, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            needle: needle.to_string(),
+            remaining: times,
+            fault: Arc::new(fault),
+        });
+    }
+
+    /// How many faults were injected so far.
+    pub fn injected(&self) -> usize {
+        self.injected.load(Ordering::SeqCst)
+    }
+
+    fn serve(&self, mut client: TcpStream, upstream_port: u16) {
+        let Some((head, rest)) = read_head(&mut client) else { return };
+        let fault = {
+            let mut rules = self.rules.lock().unwrap();
+            rules.iter_mut().find(|r| r.remaining > 0 && head.contains(&r.needle)).map(|rule| {
+                rule.remaining -= 1;
+                Arc::clone(&rule.fault)
+            })
+        };
+        if let Some(fault) = fault {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            if let Fault::Respond { status, body } = &*fault {
+                let _ = write!(
+                    client,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+        let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else { return };
+        // One request per connection, so that every request passes the rules.
+        let head: String = head
+            .split("\r\n")
+            .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        let head = head.trim_end_matches("\r\n").to_string() + "\r\nConnection: close\r\n\r\n";
+        if upstream.write_all(head.as_bytes()).and_then(|_| upstream.write_all(&rest)).is_err() {
+            return;
+        }
+        let (mut client_reader, mut upstream_writer) =
+            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        let uploads = thread::spawn(move || {
+            let _ = std::io::copy(&mut client_reader, &mut upstream_writer);
+            let _ = upstream_writer.shutdown(Shutdown::Write);
+        });
+        let _ = std::io::copy(&mut upstream, &mut client);
+        let _ = client.shutdown(Shutdown::Both);
+        let _ = uploads.join();
+    }
+}
+
+/// Reads up to the end of the request head; returns it and whatever body
+/// bytes came with it.
+fn read_head(client: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = client.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        // A TLS handshake: the engine tries HTTPS before plain HTTP on a
+        // loopback registry. Refusing at once lets it fall back at once.
+        if buffer[0] == 0x16 {
+            return None;
+        }
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end + 4]).into_owned();
+            return Some((head, buffer[end + 4..].to_vec()));
+        }
+    }
+}

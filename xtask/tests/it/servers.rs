@@ -1,0 +1,110 @@
+//! The real servers the image tests use, started once per test run on free
+//! loopback ports: Debian's docker-registry with htpasswd auth that accepts
+//! the password moto's ECR tokens carry, and moto_server for ECR. A watchdog
+//! stops them when the test process ends.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// What moto's ECR token decodes to: `AWS:<password>`.
+pub const ECR_USER: &str = "AWS";
+pub const ECR_PASSWORD: &str = "123456789012-auth-token";
+
+pub struct Servers {
+    pub registry_port: u16,
+    pub moto_port: u16,
+    /// Kept so the processes stay ours; the watchdog ends them.
+    _processes: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn servers() -> &'static Servers {
+    static SERVERS: OnceLock<Servers> = OnceLock::new();
+    SERVERS.get_or_init(start)
+}
+
+fn need(program: &str, package: &str) -> PathBuf {
+    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().unwrap();
+    assert!(
+        found.status.success(),
+        "the image tests need `{program}`: install it with `{package}` (.ci/run does this)"
+    );
+    PathBuf::from(String::from_utf8(found.stdout).unwrap().trim())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start() -> Servers {
+    let registry = need("docker-registry", "apt-get install docker-registry");
+    let htpasswd = need("htpasswd", "apt-get install apache2-utils");
+    let moto = need("moto_server", "pip install 'moto[server]'");
+    need("busybox", "apt-get install busybox-static");
+    need("docker", "apt-get install docker.io");
+
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = Command::new(htpasswd).args(["-Bbn", ECR_USER, ECR_PASSWORD]).output().unwrap();
+    assert!(credentials.status.success());
+    std::fs::write(dir.path().join("htpasswd"), credentials.stdout).unwrap();
+    let registry_port = free_port();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {data}\n\
+             http:\n  addr: 127.0.0.1:{registry_port}\nauth:\n  htpasswd:\n    realm: tests\n    path: {htpasswd}\n",
+            data = dir.path().join("data").display(),
+            htpasswd = dir.path().join("htpasswd").display()
+        ),
+    )
+    .unwrap();
+    let moto_port = free_port();
+
+    let mut processes = Vec::new();
+    for command in [
+        Command::new(registry).arg("serve").arg(dir.path().join("config.yml")),
+        Command::new(moto).args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]),
+    ] {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join(format!("server-{}.log", processes.len()))).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        processes.push(child);
+    }
+    let pids: Vec<String> = processes.iter().map(|c| c.id().to_string()).collect();
+    // The servers outlive no test run: a watchdog stops them once this process is gone.
+    let watchdog = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill {pids} 2>/dev/null",
+                me = std::process::id(),
+                pids = pids.join(" ")
+            ),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    processes.push(watchdog);
+    for port in [registry_port, moto_port] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "a test server did not listen on port {port}; see {}",
+                dir.path().display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Servers { registry_port, moto_port, _processes: processes, _dir: dir }
+}
