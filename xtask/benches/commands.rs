@@ -11,6 +11,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::git;
+
+#[path = "support/mod.rs"]
+mod support;
+
 const SERVICES: usize = 20;
 
 fn main() {
@@ -59,16 +64,7 @@ fn project(root: &Path, n: usize) {
         );
     }
     for args in [&["init", "-q"][..], &["add", "-A"], &["commit", "-q", "-m", "bench"]] {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .env("GIT_AUTHOR_NAME", "bench")
-            .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-            .env("GIT_COMMITTER_NAME", "bench")
-            .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-            .status()
-            .expect("run git");
-        assert!(status.success(), "git {args:?} failed");
+        git(root, args);
     }
 }
 

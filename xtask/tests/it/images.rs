@@ -204,7 +204,7 @@ fn an_expired_registry_token_is_renewed_and_the_push_retried() {
     );
     let project = images(proxy.port);
     let run = project.xtask(&["push", "--env", "dev", "--jobs", "1"], s.moto_port).success();
-    println!("{}", run.stdout);
+    println!("faults injected and survived: {}\n{}", proxy.injected(), run.stdout);
     assert_eq!(proxy.injected(), 1);
     assert!(run.stdout.contains("registry token expired; renewing it and trying again\n"), "{}", run.stdout);
     for service in ["base", "app"] {
@@ -225,7 +225,7 @@ fn server_errors_and_cut_connections_are_retried_with_backoff() {
     proxy.inject(&manifest, 1, Fault::Respond { status: "503 Service Unavailable", body: "{}".into() });
     proxy.inject(&format!("HEAD /v2/{}/base/manifests/", project.prefix), 1, Fault::Cut);
     let run = project.xtask(&["push", "--env", "dev", "--jobs", "1"], s.moto_port).success();
-    println!("{}", run.stdout);
+    println!("faults injected and survived: {}\n{}", proxy.injected(), run.stdout);
     assert_eq!(proxy.injected(), 2, "both faults were injected");
     assert!(run.stdout.contains("; try 2 of 4 in 0.5s\n"), "{}", run.stdout);
     let app = project.image("app", s.registry_port);
@@ -239,10 +239,7 @@ fn an_expired_aws_session_stops_before_any_build() {
     aws.inject(
         "GetAuthorizationToken",
         1,
-        Fault::Respond {
-            status: "400 Bad Request",
-            body: r#"{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}"#.into(),
-        },
+        Fault::aws_error("ExpiredTokenException", "The security token included in the request is expired"),
     );
     let project = images(s.registry_port);
     let run = project.xtask(&["push", "--env", "dev"], aws.port).failure();
@@ -263,10 +260,10 @@ fn engine_and_aws_problems_are_reported_together() {
     aws.inject(
         "GetAuthorizationToken",
         1,
-        Fault::Respond {
-            status: "400 Bad Request",
-            body: r#"{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."}"#.into(),
-        },
+        Fault::aws_error(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
     );
     let project = images(s.registry_port);
     let endpoint = format!("http://127.0.0.1:{}", aws.port);
@@ -328,10 +325,7 @@ fn repository_creation_denied_names_the_service() {
     aws.inject(
         "CreateRepository",
         2,
-        Fault::Respond {
-            status: "400 Bad Request",
-            body: r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ecr:CreateRepository"}"#.into(),
-        },
+        Fault::aws_error("AccessDeniedException", "not authorized to perform: ecr:CreateRepository"),
     );
     let project = images(s.registry_port);
     let run = project.xtask(&["push", "--env", "dev", "--service", "base"], aws.port).failure();
@@ -364,4 +358,29 @@ fn push_refuses_a_dirty_tree_unless_allowed() {
             project.repo.short_sha()
         )
     );
+}
+
+#[test]
+fn an_unreachable_registry_is_retried_then_reported() {
+    let s = servers();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let project = images(closed);
+    let run = project.xtask(&["push", "--env", "dev", "--service", "base"], s.moto_port).failure();
+    assert!(run.stdout.contains("; try 4 of 4 in 2.0s\n"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!("push base          FAILED: push {}: ", project.image("base", closed))),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "connection refused; the registry kept failing; check that it is reachable, then rerun\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.ends_with(
+        "error: push base failed; the other steps finished, and a rerun continues from where this one stopped\n"
+    ));
 }

@@ -15,6 +15,16 @@ pub enum Fault {
     Cut,
 }
 
+impl Fault {
+    /// What an AWS JSON API answers for an error of `kind` (its `__type`).
+    pub fn aws_error(kind: &str, message: &str) -> Fault {
+        Fault::Respond {
+            status: "400 Bad Request",
+            body: serde_json::json!({ "__type": kind, "message": message }).to_string(),
+        }
+    }
+}
+
 struct Rule {
     needle: String,
     remaining: usize,
