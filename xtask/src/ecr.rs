@@ -51,11 +51,7 @@ impl Ecr {
     /// Credentials for the registry, from the cache unless they are about to expire.
     pub(crate) async fn credentials(&self) -> Result<DockerCredentials> {
         let mut token = self.token.lock().await;
-        let fresh = match &*token {
-            Some(Token { expires_at: Some(at), .. }) => SystemTime::now() + RENEW_BEFORE_EXPIRY < *at,
-            Some(Token { expires_at: None, .. }) => true,
-            None => false,
-        };
+        let fresh = token.as_ref().is_some_and(|t| is_fresh(t.expires_at, SystemTime::now()));
         if !fresh {
             *token = Some(self.fetch().await?);
         }
@@ -135,6 +131,12 @@ impl Ecr {
     }
 }
 
+/// Whether a cached token may still be used at `now`. A token without a
+/// usable expiry (it arrived expired) is kept until the registry refuses it.
+fn is_fresh(expires_at: Option<SystemTime>, now: SystemTime) -> bool {
+    expires_at.is_none_or(|at| now + RENEW_BEFORE_EXPIRY < at)
+}
+
 /// An AWS error as a sentence that says what to do about it.
 pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str) -> anyhow::Error
 where
@@ -172,5 +174,20 @@ where
                 anyhow!("cannot {what}: {code}: {message}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_shortly_before_they_expire() {
+        let now = SystemTime::now();
+        assert!(is_fresh(Some(now + Duration::from_secs(3600)), now));
+        assert!(!is_fresh(Some(now + Duration::from_secs(60)), now));
+        assert!(!is_fresh(Some(now - Duration::from_secs(1)), now));
+        // Born expired: no expiry is kept, so nothing renews it in a loop.
+        assert!(is_fresh(None, now));
     }
 }

@@ -30,7 +30,9 @@ fn images(registry_port: u16) -> Images {
     );
     repo.write(
         "services/base/service.toml",
-        &format!("repository = \"{prefix}/base\"\nprebuild = [\"sh\", \"rootfs.sh\"]\n"),
+        &format!(
+            "repository = \"{prefix}/base\"\nprebuild = [\"sh\", \"rootfs.sh\"]\nimmutable_tags = true\n"
+        ),
     );
     repo.write(
         "services/base/rootfs.sh",
@@ -177,6 +179,14 @@ fn push_lands_in_the_registry_with_the_printed_digest_and_a_rerun_pushes_nothing
         .find(|r| r["repositoryName"] == format!("{}/app", project.prefix))
         .expect("the app repository was created in ECR");
     assert_eq!(app_repository["imageScanningConfiguration"]["scanOnPush"], true);
+    assert_eq!(app_repository["imageTagMutability"], "MUTABLE");
+    let base_repository = repositories["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repositoryName"] == format!("{}/base", project.prefix))
+        .expect("the base repository was created in ECR");
+    assert_eq!(base_repository["imageTagMutability"], "IMMUTABLE", "immutable_tags = true in service.toml");
 
     let again = project.xtask(&["push", "--env", "dev"], s.moto_port).success();
     assert!(!again.stdout.contains("pushed"), "{}", again.stdout);

@@ -3,6 +3,7 @@
 mod dev_env;
 mod example;
 mod harness;
+mod help;
 mod images;
 mod model_errors;
 mod proxy;

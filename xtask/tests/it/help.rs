@@ -1,0 +1,35 @@
+use crate::harness::Repo;
+
+#[test]
+fn help_lists_every_command_with_a_line_each() {
+    let run = Repo::empty().xtask(&["--help"]).success();
+    for line in [
+        "  dev-env  Write each service's env file for local docker compose\n",
+        "  render   Print the env files and task definitions an environment would get\n",
+        "  build    Build each service's image, tagged with the git commit\n",
+        "  push     Build each service's image if needed, then push it to the environment's registry\n",
+        "  release  Release every service to an environment, in dependency order\n",
+    ] {
+        assert!(run.stdout.contains(line), "missing {line:?} in:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn every_command_shows_examples_even_in_short_help() {
+    let repo = Repo::empty();
+    for command in ["dev-env", "render", "build", "push", "release"] {
+        let run = repo.xtask(&[command, "-h"]).success();
+        assert!(
+            run.stdout.contains(&format!("Examples:\n  cargo xtask {command}")),
+            "{command} -h:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_command_is_a_usage_error_with_a_suggestion() {
+    let run = Repo::empty().xtask(&["relase"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("tip: a similar subcommand exists: 'release'"), "{}", run.stderr);
+}
