@@ -150,12 +150,13 @@ impl Engine {
     }
 
     /// Pushes `repository:tag` and returns the digest the registry stored.
+    /// `progress` gets each status, and whether it is only a transient byte count.
     pub(crate) async fn push(
         &self,
         repository: &str,
         tag: &str,
         credentials: &DockerCredentials,
-        mut progress: impl FnMut(&str),
+        mut progress: impl FnMut(&str, bool),
     ) -> Result<String, PushError> {
         let options = PushImageOptionsBuilder::default().tag(tag).build();
         let mut stream = self.docker.push_image(repository, Some(options), Some(credentials.clone()));
@@ -170,8 +171,19 @@ impl Engine {
                         // The last message reads "<tag>: digest: sha256:... size: N".
                         if let Some(rest) = status.split("digest: ").nth(1) {
                             digest = rest.split_whitespace().next().map(str::to_string);
-                        } else if status.starts_with("Pushed") || status.starts_with("Layer already exists") {
-                            progress(status);
+                        } else {
+                            let bytes = info.progress_detail.and_then(|d| Some((d.current?, d.total?)));
+                            match bytes {
+                                Some((current, total)) => progress(
+                                    &format!(
+                                        "{status} {:.1}/{:.1} MB",
+                                        current as f64 / 1e6,
+                                        total as f64 / 1e6
+                                    ),
+                                    true,
+                                ),
+                                None => progress(status, false),
+                            }
                         }
                     }
                 }

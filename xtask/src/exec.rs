@@ -46,6 +46,7 @@ pub(crate) struct Executor<'w> {
     ecr: Option<Ecr>,
     /// Digests of the images pushed (or found in the registry) this run, by service.
     pub(crate) digests: Mutex<BTreeMap<String, String>>,
+    progress: Progress,
 }
 
 impl<'w> Executor<'w> {
@@ -83,6 +84,7 @@ impl<'w> Executor<'w> {
             engine: engine?,
             ecr: ecr.transpose()?,
             digests: Mutex::new(BTreeMap::new()),
+            progress: Progress::new(),
         })
     }
 
@@ -109,26 +111,39 @@ impl<'w> Executor<'w> {
                 if deps.iter().all(|&d| state[d] == State::Succeeded) {
                     state[i] = State::Running;
                     let step = plan.nodes[i].step.clone();
+                    self.progress.start(&step);
                     running.push(Box::pin(async move { (i, self.step(&step).await) }));
                 }
             }
-            let Some((i, result)) = running.next().await else { break };
+            if running.is_empty() {
+                break;
+            }
+            // The status line ticks while steps run, so a long build shows its age.
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let (i, result) = loop {
+                tokio::select! {
+                    finished = running.next() => break finished.expect("a step is running"),
+                    _ = tick.tick() => self.progress.draw(),
+                }
+            };
             let step = &plan.nodes[i].step;
+            let name = step.to_string();
             match result {
                 Ok(Outcome::Done(what)) => {
                     state[i] = State::Succeeded;
-                    println!("{:<18} {what}", step.to_string());
+                    self.progress.finish(step, &format!("{name:<18} {what}"), false);
                 }
                 Ok(Outcome::Skipped(why)) => {
                     state[i] = State::Succeeded;
-                    println!("{:<18} skipped: {why}", step.to_string());
+                    self.progress.finish(step, &format!("{name:<18} skipped: {why}"), false);
                 }
                 Err(e) => {
                     state[i] = State::Failed;
-                    eprintln!("{:<18} FAILED: {e:#}", step.to_string());
+                    self.progress.finish(step, &format!("{name:<18} FAILED: {e:#}"), true);
                 }
             }
         }
+        self.progress.erase();
         // Anything still waiting sits behind a failure.
         for s in state.iter_mut().filter(|s| **s == State::Waiting) {
             *s = State::Blocked;
@@ -258,6 +273,8 @@ impl<'w> Executor<'w> {
                     if verbose {
                         println!("build {name} | {line}");
                     }
+                    // "Step 3/5 : COPY . /app" shows as "Step 3/5".
+                    self.progress.update(&format!("build {name}"), line.split(" : ").next().unwrap_or(line));
                 },
             )
             .await
@@ -291,10 +308,11 @@ impl<'w> Executor<'w> {
                     let verbose = self.options.verbose;
                     let name = service.name.as_str();
                     self.engine
-                        .push(&repository, tag, &credentials, |status| {
-                            if verbose {
+                        .push(&repository, tag, &credentials, |status, transient| {
+                            if verbose && !transient {
                                 println!("push {name} | {status}");
                             }
+                            self.progress.update(&format!("push {name}"), status);
                         })
                         .await
                 }
@@ -349,6 +367,69 @@ impl<'w> Executor<'w> {
                 }
             }
         }
+    }
+}
+
+/// One status line at the bottom of a terminal, redrawn in place, saying
+/// what each running step is doing. Off when stderr is not a terminal or in
+/// CI, where output stays plain lines.
+struct Progress {
+    live: bool,
+    steps: std::sync::Mutex<BTreeMap<String, (Instant, String)>>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        use std::io::IsTerminal;
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        Progress { live: std::io::stderr().is_terminal() && !ci, steps: Default::default() }
+    }
+
+    fn start(&self, step: &Step) {
+        self.steps.lock().unwrap().insert(step.to_string(), (Instant::now(), String::new()));
+    }
+
+    fn update(&self, step: &str, status: &str) {
+        if let Some(entry) = self.steps.lock().unwrap().get_mut(step) {
+            entry.1 = status.to_string();
+        }
+    }
+
+    /// Prints a finished step's line above the status line.
+    fn finish(&self, step: &Step, line: &str, failed: bool) {
+        self.steps.lock().unwrap().remove(&step.to_string());
+        self.erase();
+        if failed {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+        self.draw();
+    }
+
+    fn erase(&self) {
+        if self.live {
+            eprint!("\r\x1b[K");
+        }
+    }
+
+    fn draw(&self) {
+        if !self.live {
+            return;
+        }
+        let steps = self.steps.lock().unwrap();
+        let parts: Vec<String> = steps
+            .iter()
+            .map(|(step, (since, status))| {
+                let status: String = status.chars().take(40).collect();
+                let status = if status.is_empty() { String::new() } else { format!(": {status}") };
+                format!("{step}{status} ({}s)", since.elapsed().as_secs())
+            })
+            .collect();
+        // A line wider than the terminal wraps, and `\r` would then redraw only its tail.
+        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).unwrap_or(80);
+        let line: String = parts.join(" | ").chars().take(width.saturating_sub(1)).collect();
+        eprint!("\r\x1b[K{line}");
     }
 }
 
