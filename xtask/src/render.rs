@@ -60,7 +60,14 @@ struct Missing {
 #[derive(Default)]
 struct Shared {
     missing: BTreeMap<String, Missing>,
+    /// Values read through `secret(...)` or from secret-looking variables, by
+    /// variable, as they were rendered (redacted or not), so that a task
+    /// definition carrying one is caught whatever it is called there.
+    secret_values: BTreeMap<String, String>,
 }
+
+/// Shorter values are too likely to appear by chance to be searched for.
+const SHORTEST_SEARCHED_SECRET: usize = 6;
 
 pub(crate) struct Renderer<'p> {
     project: &'p Project,
@@ -264,7 +271,29 @@ impl<'p> Renderer<'p> {
                 };
                 match render_template(&mut self.jinja, self.project, name, &view("ecs", Some(service_env))) {
                     Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
-                        Ok(_) => Some(text),
+                        Ok(json) => {
+                            let mut found = check_task_definition(name, &json, service);
+                            let shared = self.shared.lock().unwrap();
+                            let mut strings = Vec::new();
+                            collect_strings(&json, &mut strings);
+                            for (variable, value) in &shared.secret_values {
+                                // Searched in the decoded strings: templates escape as they like.
+                                if strings.iter().any(|s| s.contains(value.as_str())) {
+                                    found.push(format!(
+                                        "templates/{name}: the value of {variable}, a secret, is written into the \
+                                         task definition; reference it under `secrets` instead, with `valueFrom` \
+                                         an SSM parameter or Secrets Manager ARN"
+                                    ));
+                                }
+                            }
+                            drop(shared);
+                            if found.is_empty() {
+                                Some(text)
+                            } else {
+                                problems.extend(found);
+                                None
+                            }
+                        }
                         Err(e) => {
                             problems.push(invalid_json(name, &text, &e));
                             None
@@ -359,8 +388,16 @@ fn process_variable(
             String::new()
         }
     };
-    let redact = secrets == Secrets::Redact && (secret || looks_secret(var)) && !value.is_empty();
-    Ok(Value::from(if redact { REDACTED.to_string() } else { value }))
+    let secretish = secret || looks_secret(var);
+    let rendered = if secrets == Secrets::Redact && secretish && !value.is_empty() {
+        REDACTED.to_string()
+    } else {
+        value
+    };
+    if secretish && rendered.len() >= SHORTEST_SEARCHED_SECRET {
+        shared.lock().unwrap().secret_values.insert(var.to_string(), rendered.clone());
+    }
+    Ok(Value::from(rendered))
 }
 
 /// Whether a variable's name says it holds a credential, so that it is
@@ -381,6 +418,68 @@ pub(crate) fn parse_env_file(text: &str) -> Vec<EnvVar> {
         .filter_map(|line| line.split_once('='))
         .map(|(name, value)| EnvVar { name: name.trim().to_string(), value: value.to_string() })
         .collect()
+}
+
+/// What a task definition must not do, whatever the template says: put a
+/// credential where anyone who can describe it reads it, hide what runs
+/// behind `latest`, or ask for a CPU the image was not built for.
+fn check_task_definition(template: &str, json: &serde_json::Value, service: &Service) -> Vec<String> {
+    let mut problems = Vec::new();
+    let at = format!("templates/{template}");
+    let containers =
+        json.get("containerDefinitions").and_then(|c| c.as_array()).map(Vec::as_slice).unwrap_or(&[]);
+    for container in containers {
+        let name = container.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        let variables =
+            container.get("environment").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
+        for variable in variables {
+            let Some(variable) = variable.get("name").and_then(|n| n.as_str()) else { continue };
+            if looks_secret(variable) {
+                problems.push(format!(
+                    "{at}: container `{name}` puts {variable} in `environment`, where anyone who can describe \
+                     the task definition reads it; reference it under `secrets` instead, with `valueFrom` an SSM \
+                     parameter or Secrets Manager ARN"
+                ));
+            }
+        }
+        if let Some(image) = container.get("image").and_then(|i| i.as_str()) {
+            let last = image.rsplit('/').next().unwrap_or(image);
+            if !image.contains('@') && (!last.contains(':') || last.ends_with(":latest")) {
+                problems.push(format!(
+                    "{at}: container `{name}` runs image `{image}`, which does not say what runs; use \
+                     `{{{{ image }}}}` (tagged with the commit)"
+                ));
+            }
+        }
+    }
+    let wanted = if service.platform == "linux/arm64" { "ARM64" } else { "X86_64" };
+    if let Some(arch) = json.pointer("/runtimePlatform/cpuArchitecture").and_then(|a| a.as_str()) {
+        if arch != wanted {
+            problems.push(format!(
+                "{at}: runtimePlatform.cpuArchitecture is {arch}, but {} builds its image for {}; make them agree \
+                 (`platform` in {})",
+                service.name,
+                service.platform,
+                service.dir.join("service.toml").display()
+            ));
+        }
+    }
+    problems
+}
+
+/// Every string in a JSON document, keys and values.
+fn collect_strings<'j>(json: &'j serde_json::Value, out: &mut Vec<&'j str>) {
+    match json {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                out.push(key);
+                collect_strings(value, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Names the template and quotes the rendered line the JSON parser stopped at,
