@@ -288,11 +288,13 @@ impl<'w> Executor<'w> {
         let repository = format!("{}/{}", self.registry, service.repository);
         let tag = &self.workspace.revision.image_tag;
         let started = Instant::now();
-        let mut credentials = ecr.credentials().await?;
         let mut renewed = false;
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
+            // From the cache each try: it renews a token close to expiry, and
+            // holds the one a refused push renewed.
+            let credentials = ecr.credentials().await?;
             // A dirty tag may hold other content than what is in the registry: always push it.
             let existing = if self.workspace.revision.dirty || self.options.force {
                 Ok(None)
@@ -334,7 +336,7 @@ impl<'w> Executor<'w> {
                         "{:<18} registry token expired; renewing it and trying again",
                         format!("push {}", service.name)
                     );
-                    credentials = ecr.renew(&credentials).await?;
+                    ecr.renew(&credentials).await?;
                     renewed = true;
                 }
                 Err(PushError { kind: RegistryFailure::Transient, message }) if attempt < PUSH_ATTEMPTS => {
