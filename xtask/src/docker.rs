@@ -131,7 +131,7 @@ impl Engine {
         match self.docker.inspect_registry_image(reference, Some(credentials.clone())).await {
             Ok(found) => Ok(Some(found.descriptor.digest.unwrap_or_default())),
             Err(e) => {
-                let message = e.to_string();
+                let message = engine_message(e);
                 let kind = classify(&message);
                 // The engine reports a missing manifest or repository in several
                 // ways, depending on the registry; none of them is a failure here.

@@ -175,12 +175,12 @@ impl<'w> Executor<'w> {
             (Step::Prebuild(_), Some(service)) => self.prebuild(service).await,
             (Step::Build(_), Some(service)) => self.build(service).await,
             (Step::RegistryAuth, _) => {
-                self.ecr().await?.credentials().await?;
+                self.ecr()?.credentials().await?;
                 Ok(Outcome::Done(format!("token for {}", self.registry)))
             }
             (Step::EnsureRepository(_), Some(service)) => {
                 let created =
-                    self.ecr().await?.ensure_repository(&service.repository, service.immutable_tags).await?;
+                    self.ecr()?.ensure_repository(&service.repository, service.immutable_tags).await?;
                 Ok(if created {
                     Outcome::Done(format!("created repository {}", service.repository))
                 } else {
@@ -192,7 +192,7 @@ impl<'w> Executor<'w> {
         }
     }
 
-    async fn ecr(&self) -> Result<&Ecr> {
+    fn ecr(&self) -> Result<&Ecr> {
         self.ecr.as_ref().context("no registry session was prepared for this command")
     }
 
@@ -283,7 +283,7 @@ impl<'w> Executor<'w> {
     }
 
     async fn push(&self, service: &Service) -> Result<Outcome> {
-        let ecr = self.ecr().await?;
+        let ecr = self.ecr()?;
         let reference = self.image(service);
         let repository = format!("{}/{}", self.registry, service.repository);
         let tag = &self.workspace.revision.image_tag;
