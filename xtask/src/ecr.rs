@@ -6,12 +6,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, Context as _, Result};
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use anyhow::{Context as _, Result};
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use bollard::auth::DockerCredentials;
 use tokio::sync::Mutex;
+
+use crate::aws::{self, aws_error};
 
 /// A token this close to its expiry is renewed before it is used.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
@@ -33,16 +33,8 @@ struct Token {
 
 impl Ecr {
     pub(crate) async fn connect(region: &str, registry: &str) -> Ecr {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let config = aws_config::from_env()
-            .region(aws_config::Region::new(region.to_string()))
-            .http_client(http)
-            .load()
-            .await;
         Ecr {
-            client: aws_sdk_ecr::Client::new(&config),
+            client: aws_sdk_ecr::Client::new(&aws::config(region).await),
             registry: registry.to_string(),
             token: Mutex::new(None),
         }
@@ -135,46 +127,6 @@ impl Ecr {
 /// usable expiry (it arrived expired) is kept until the registry refuses it.
 fn is_fresh(expires_at: Option<SystemTime>, now: SystemTime) -> bool {
     expires_at.is_none_or(|at| now + RENEW_BEFORE_EXPIRY < at)
-}
-
-/// An AWS error as a sentence that says what to do about it.
-pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let code = error.code().unwrap_or("").to_string();
-    let message = error.message().unwrap_or("").to_string();
-    let session = "renew the AWS session: `aws sso login` (with the right AWS_PROFILE exported), or fresh \
-                   MFA credentials";
-    match code.as_str() {
-        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" => {
-            anyhow!("cannot {what}: the AWS session has expired ({message}); {session}")
-        }
-        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException" => {
-            anyhow!("cannot {what}: AWS does not accept these credentials ({message}); {session}, and check AWS_PROFILE")
-        }
-        "AccessDeniedException" | "AccessDenied" => anyhow!(
-            "cannot {what}: access denied ({message}); the role in use needs the ECR permission for this, \
-             ask whoever manages the account's IAM policies"
-        ),
-        "ThrottlingException" => {
-            anyhow!("cannot {what}: AWS is throttling requests ({message}); try again shortly")
-        }
-        _ => {
-            let detail = format!("{}", DisplayErrorContext(&error));
-            if detail.contains("no credentials") || detail.contains("credentials provider") {
-                anyhow!(
-                    "cannot {what}: no AWS credentials found; run `aws sso login` or `aws configure`, export \
-                     AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-                )
-            } else if code.is_empty() {
-                anyhow!("cannot {what}: {detail}")
-            } else {
-                anyhow!("cannot {what}: {code}: {message}")
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,20 +3,24 @@
 //! one `match`. A failed step stops only what depends on it; everything else
 //! finishes, so a rerun continues from there (finished steps skip themselves).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Mutex;
 
+use crate::deploy::{self, WaitOptions};
 use crate::docker::{BuildRequest, Engine, PushError, RegistryFailure};
 use crate::ecr::Ecr;
+use crate::ecs::Ecs;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{image_reference, registry_host, Rendered};
+use crate::taskdef::{self, short_name};
 use crate::tasks::Workspace;
 
 /// How many times a push is tried when the registry fails in passing.
@@ -29,6 +33,23 @@ pub(crate) struct Options {
     pub(crate) jobs: usize,
     pub(crate) force: bool,
     pub(crate) verbose: bool,
+    /// Start a new deployment even when the service runs the revision already.
+    pub(crate) force_deploy: bool,
+    pub(crate) wait: WaitOptions,
+}
+
+/// What a run needs besides the engine, checked before anything changes.
+pub(crate) struct Needs {
+    /// A registry session (ECR token).
+    pub(crate) registry: bool,
+    /// ECS services that will be deployed, which must exist.
+    pub(crate) ecs_services: Vec<String>,
+}
+
+/// How a run went, for the command's last line.
+pub(crate) struct Summary {
+    /// Steps that changed something (built, pushed, registered, deployed...).
+    pub(crate) changed: usize,
 }
 
 /// What a step did.
@@ -44,9 +65,24 @@ pub(crate) struct Executor<'w> {
     registry: String,
     engine: Engine,
     ecr: Option<Ecr>,
+    ecs: Option<Ecs>,
     /// Digests of the images pushed (or found in the registry) this run, by service.
-    pub(crate) digests: Mutex<BTreeMap<String, String>>,
+    digests: Mutex<BTreeMap<String, String>>,
+    /// The task definition ARN each service is to run, once registered (or found unchanged).
+    registered: Mutex<BTreeMap<String, String>>,
+    /// Deployments started this run, by service.
+    deployments: Mutex<BTreeMap<String, Started>>,
+    changed: AtomicUsize,
+    /// The highest exit code a failed deployment asked for.
+    exit_code: AtomicU8,
     progress: Progress,
+}
+
+/// A deployment this run started, and what the service ran before it.
+struct Started {
+    id: String,
+    before: String,
+    seen_events: HashSet<String>,
 }
 
 impl<'w> Executor<'w> {
@@ -56,12 +92,13 @@ impl<'w> Executor<'w> {
         workspace: &'w Workspace,
         rendered: Vec<(&Service, Rendered)>,
         options: Options,
-        needs_registry: bool,
+        needs: Needs,
     ) -> Result<Executor<'w>> {
-        let registry = registry_host(&workspace.environment);
+        let environment = &workspace.environment;
+        let registry = registry_host(environment);
         let engine = Engine::connect().await;
-        let ecr = if needs_registry {
-            let ecr = Ecr::connect(&workspace.environment.region, &registry).await;
+        let ecr = if needs.registry {
+            let ecr = Ecr::connect(&environment.region, &registry).await;
             Some(ecr.credentials().await.map(|_| ecr))
         } else {
             None
@@ -73,6 +110,21 @@ impl<'w> Executor<'w> {
         if let Some(Err(e)) = &ecr {
             problems.push(format!("{e:#}"));
         }
+        let ecs = if needs.ecs_services.is_empty() {
+            None
+        } else {
+            let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+            // An expired session was reported above already; one line says it.
+            if !matches!(ecr, Some(Err(_))) {
+                let found =
+                    futures_util::future::join_all(needs.ecs_services.iter().map(|s| ecs.service(s))).await;
+                let mut missing: Vec<String> =
+                    found.into_iter().filter_map(|r| r.err()).map(|e| format!("{e:#}")).collect();
+                missing.dedup();
+                problems.extend(missing);
+            }
+            Some(ecs)
+        };
         if !problems.is_empty() {
             bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
         }
@@ -83,14 +135,19 @@ impl<'w> Executor<'w> {
             registry,
             engine: engine?,
             ecr: ecr.transpose()?,
+            ecs,
             digests: Mutex::new(BTreeMap::new()),
+            registered: Mutex::new(BTreeMap::new()),
+            deployments: Mutex::new(BTreeMap::new()),
+            changed: AtomicUsize::new(0),
+            exit_code: AtomicU8::new(0),
             progress: Progress::new(),
         })
     }
 
     /// Runs every step of the plan; returns an error naming the steps that
     /// failed or could not start.
-    pub(crate) async fn run(&self, plan: &Plan) -> Result<()> {
+    pub(crate) async fn run(&self, plan: &Plan) -> Result<Summary> {
         let started = Instant::now();
         let mut state = vec![State::Waiting; plan.nodes.len()];
         let mut running: FuturesUnordered<RunningStep<'_>> = FuturesUnordered::new();
@@ -131,6 +188,9 @@ impl<'w> Executor<'w> {
             match result {
                 Ok(Outcome::Done(what)) => {
                     state[i] = State::Succeeded;
+                    if step.changes_something() {
+                        self.changed.fetch_add(1, Ordering::SeqCst);
+                    }
                     self.progress.finish(step, &format!("{name:<18} {what}"), false);
                 }
                 Ok(Outcome::Skipped(why)) => {
@@ -139,6 +199,9 @@ impl<'w> Executor<'w> {
                 }
                 Err(e) => {
                     state[i] = State::Failed;
+                    if let Some(failed) = e.downcast_ref::<deploy::Failed>() {
+                        self.exit_code.fetch_max(failed.code, Ordering::SeqCst);
+                    }
                     self.progress.finish(step, &format!("{name:<18} FAILED: {e:#}"), true);
                 }
             }
@@ -159,13 +222,18 @@ impl<'w> Executor<'w> {
         let (failed, blocked) = (names(State::Failed), names(State::Blocked));
         if failed.is_empty() {
             println!("{} steps done in {:.1}s", plan.nodes.len(), started.elapsed().as_secs_f64());
-            return Ok(());
+            return Ok(Summary { changed: self.changed.load(Ordering::SeqCst) });
         }
         let mut message = format!("{} failed", failed.join(", "));
         if !blocked.is_empty() {
             message += &format!("; not started because of it: {}", blocked.join(", "));
         }
-        bail!("{message}; the other steps finished, and a rerun continues from where this one stopped")
+        let message =
+            format!("{message}; the other steps finished, and a rerun continues from where this one stopped");
+        match self.exit_code.load(Ordering::SeqCst) {
+            0 => bail!(message),
+            code => Err(deploy::Failed { code, message }.into()),
+        }
     }
 
     async fn step(&self, step: &Step) -> Result<Outcome> {
@@ -188,12 +256,31 @@ impl<'w> Executor<'w> {
                 })
             }
             (Step::Push(_), Some(service)) => self.push(service).await,
-            (step, _) => bail!("{step}: this step is not implemented yet"),
+            (Step::Render(_), Some(service)) => {
+                let rendered = &self.rendered[&service.name];
+                let mut what = Vec::new();
+                if let Some(env_file) = &rendered.env_file {
+                    what.push(format!("{} variables", crate::render::parse_env_file(env_file).len()));
+                }
+                if rendered.task_definition.is_some() {
+                    what.push("task definition".to_string());
+                }
+                Ok(Outcome::Done(format!("rendered {}", what.join(" and "))))
+            }
+            (Step::Locate(_), Some(service)) => self.locate(service).await,
+            (Step::Register(_), Some(service)) => self.register(service).await,
+            (Step::Deploy(_), Some(service)) => self.deploy(service).await,
+            (Step::Wait(_), Some(service)) => self.wait(service).await,
+            (step, None) => bail!("{step}: no such service in the project"),
         }
     }
 
     fn ecr(&self) -> Result<&Ecr> {
         self.ecr.as_ref().context("no registry session was prepared for this command")
+    }
+
+    fn ecs(&self) -> Result<&Ecs> {
+        self.ecs.as_ref().context("no ECS session was prepared for this command")
     }
 
     fn image(&self, service: &Service) -> String {
@@ -370,6 +457,181 @@ impl<'w> Executor<'w> {
             }
         }
     }
+
+    /// Finds this commit's image in the registry, for a deploy without a push.
+    async fn locate(&self, service: &Service) -> Result<Outcome> {
+        let reference = self.image(service);
+        let credentials = self.ecr()?.credentials().await?;
+        match self.engine.registry_has(&reference, &credentials).await {
+            Ok(Some(digest)) => {
+                self.digests.lock().await.insert(service.name.clone(), digest.clone());
+                Ok(Outcome::Done(format!("{reference} is {digest}")))
+            }
+            Ok(None) => bail!(
+                "{reference} is not in the registry; push it first: cargo xtask push --env {} --service {}",
+                self.workspace.environment.name,
+                service.name
+            ),
+            Err(PushError { message, .. }) => bail!("look up {reference}: {}", message.trim()),
+        }
+    }
+
+    /// The rendered task definition with this run's images pinned to their
+    /// digests; refuses one that runs an image of the registry that was not
+    /// pushed, which would leave the service pointing at nothing.
+    async fn task_definition(&self, service: &Service) -> Result<serde_json::Value> {
+        let text = self.rendered[&service.name]
+            .task_definition
+            .as_deref()
+            .with_context(|| format!("{} has no task definition template", service.name))?;
+        let mut json: serde_json::Value =
+            serde_json::from_str(text).context("parse the rendered task definition")?;
+        let digests = self.digests.lock().await;
+        let pushed = self
+            .workspace
+            .project
+            .services
+            .iter()
+            .filter_map(|s| Some((self.image(s), digests.get(&s.name)?.clone())))
+            .collect();
+        taskdef::pin_images(&mut json, &pushed, &self.workspace.revision.sha);
+        let prefix = format!("{}/", self.registry);
+        if let Some(image) =
+            taskdef::images_of(&json).into_iter().find(|i| i.starts_with(&prefix) && !i.contains('@'))
+        {
+            bail!(
+                "the task definition of {} runs {image}, which this release did not push; release the service                  that builds it too, or refer to a pushed image",
+                service.name
+            );
+        }
+        Ok(json)
+    }
+
+    async fn register(&self, service: &Service) -> Result<Outcome> {
+        let ecs = self.ecs()?;
+        let json = self.task_definition(service).await?;
+        let family =
+            json.get("family").and_then(|f| f.as_str()).context("the task definition has no `family`")?;
+        let (arn, outcome) = match ecs.task_definition(family).await? {
+            Some(latest) if taskdef::changes(&latest, &json).is_empty() => {
+                let arn = latest["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
+                let why = format!("{} is identical", short_name(&arn));
+                (arn, Outcome::Skipped(why))
+            }
+            latest => {
+                let changed = latest.map(|latest| taskdef::changes(&latest, &json).len());
+                let arn = ecs.register(&json).await?;
+                let what = match changed {
+                    Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
+                    None => format!("registered {} (a new family)", short_name(&arn)),
+                };
+                (arn, Outcome::Done(what))
+            }
+        };
+        self.registered.lock().await.insert(service.name.clone(), arn);
+        Ok(outcome)
+    }
+
+    async fn deploy(&self, service: &Service) -> Result<Outcome> {
+        let ecs = self.ecs()?;
+        let target =
+            self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
+        let before = ecs.service(&service.ecs_service).await?;
+        if short_name(&before.task_definition) == short_name(&target) && !self.options.force_deploy {
+            return Ok(Outcome::Skipped(format!(
+                "{} runs {} already",
+                service.ecs_service,
+                short_name(&target)
+            )));
+        }
+        let seen_events = before.events.iter().map(|e| e.id.clone()).collect();
+        let after = ecs.update(&service.ecs_service, &target, self.options.force_deploy).await?;
+        let id = after.primary().map(|p| p.id.clone()).context("ECS started no PRIMARY deployment")?;
+        let what = format!(
+            "{} {} -> {} (deployment {id})",
+            service.ecs_service,
+            short_name(&before.task_definition),
+            short_name(&target)
+        );
+        self.deployments
+            .lock()
+            .await
+            .insert(service.name.clone(), Started { id, before: before.task_definition, seen_events });
+        Ok(Outcome::Done(what))
+    }
+
+    async fn wait(&self, service: &Service) -> Result<Outcome> {
+        let ecs = self.ecs()?;
+        let name = service.ecs_service.as_str();
+        let target =
+            self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
+        let started = self.deployments.lock().await.remove(&service.name);
+        let (id, before, mut seen_events, fresh) = match started {
+            Some(s) => (s.id, Some(s.before), s.seen_events, true),
+            // Not deployed this run: follow what runs, which an interrupted
+            // release may have left rolling out.
+            None => {
+                let state = ecs.service(name).await?;
+                let id = state.primary().map(|p| p.id.clone()).unwrap_or_default();
+                (id, None, state.events.iter().map(|e| e.id.clone()).collect(), false)
+            }
+        };
+        let begun = Instant::now();
+        let step = format!("wait {}", service.name);
+        let outcome = deploy::wait(
+            ecs,
+            name,
+            &id,
+            &mut seen_events,
+            self.options.wait,
+            |event| self.progress.line(&format!("{step:<18} event: {event}")),
+            |status| self.progress.update(&step, status),
+        )
+        .await?;
+        let why = match outcome {
+            deploy::Outcome::Stable(state) => {
+                deploy::record_good(ecs, &state, &target, &self.workspace.revision.sha).await?;
+                let what = format!(
+                    "{name} runs {} with {}/{} tasks",
+                    short_name(&target),
+                    state.running,
+                    state.desired
+                );
+                return Ok(if fresh {
+                    Outcome::Done(format!("{what} ({:.1}s)", begun.elapsed().as_secs_f64()))
+                } else {
+                    Outcome::Skipped(format!("{what}, stable"))
+                });
+            }
+            deploy::Outcome::ReplacedByEcs(why) => {
+                bail!(deploy::Failed {
+                    code: deploy::EXIT_ECS_ROLLED_BACK,
+                    message: format!("{name}: the deployment of {} failed: {why}", short_name(&target)),
+                })
+            }
+            deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
+        };
+        deploy::fail_and_roll_back(
+            ecs,
+            name,
+            &target,
+            before.as_deref(),
+            why,
+            &mut seen_events,
+            self.options.wait,
+            |event| self.progress.line(&format!("{step:<18} event: {event}")),
+        )
+        .await
+        .map(|()| Outcome::Skipped(String::new()))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// One status line at the bottom of a terminal, redrawn in place, saying
@@ -406,6 +668,13 @@ impl Progress {
         } else {
             println!("{line}");
         }
+        self.draw();
+    }
+
+    /// Prints a line above the status line.
+    fn line(&self, line: &str) {
+        self.erase();
+        println!("{line}");
         self.draw();
     }
 

@@ -21,6 +21,10 @@ pub(crate) enum Command {
     Build(Build),
     Push(Push),
     Release(Release),
+    Deploy(Deploy),
+    Diff(Diff),
+    Status(Status),
+    Rollback(Rollback),
 }
 
 /// Write each service's env file for local docker compose.
@@ -117,13 +121,21 @@ pub(crate) struct RunFlags {
     pub(crate) verbose: bool,
 }
 
-/// Release every service to an environment, in dependency order.
+/// Release to an environment: the whole graph, in dependency order.
 ///
-/// The plan runs: revision, render, build, push, register, deploy and wait.
-/// `--dry-run` prints the plan and changes nothing.
+/// Revision, render, build, push, register, deploy and wait, independent
+/// services in parallel. A step whose work is done already skips itself: an
+/// image the registry has is not pushed, a task definition identical to the
+/// latest revision is not registered, a service that runs it is not
+/// redeployed. A deployment that does not become stable within `--timeout`
+/// (or whose rollout fails) is rolled back to the last release that was
+/// healthy; the exit code is then 3, and 4 when ECS rolled it back itself
+/// (deployment circuit breaker). A protected environment needs `--yes` (or
+/// CI=true).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  cargo xtask release --env prod --dry-run\n  cargo xtask release --env prod --service api --dry-run"
+    after_help = "Examples:\n  cargo xtask release --env prod --dry-run\n  cargo xtask release --env prod --yes\n  \
+                        cargo xtask release --env staging --service api --timeout 5m"
 )]
 pub(crate) struct Release {
     /// Environment to release to, a file under `env/`.
@@ -134,6 +146,120 @@ pub(crate) struct Release {
     /// Print the plan and stop before the first change.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) confirm: Confirm,
+    /// Release a tree with uncommitted changes (images tagged `-dirty`).
+    #[arg(long)]
+    pub(crate) allow_dirty: bool,
+    #[command(flatten)]
+    pub(crate) run: RunFlags,
+    #[command(flatten)]
+    pub(crate) deploy: DeployFlags,
+}
+
+/// Deploy this commit's pushed images: register, update the services, wait.
+///
+/// Like `release` without building or pushing: each service's image for this
+/// commit must be in the registry already (`cargo xtask push`). Registers the
+/// task definition unless the latest revision is identical, updates the
+/// service unless it runs that revision already (`--force-new-deployment`
+/// restarts it anyway), and waits for the rollout, rolling back on failure.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask deploy --env staging\n  \
+                        cargo xtask deploy --env prod --service api --force-new-deployment --yes")]
+pub(crate) struct Deploy {
+    /// Environment to deploy to, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+    #[command(flatten)]
+    pub(crate) confirm: Confirm,
+    /// Deploy a tree with uncommitted changes (images tagged `-dirty`).
+    #[arg(long)]
+    pub(crate) allow_dirty: bool,
+    /// How many steps may run at once.
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N")]
+    pub(crate) jobs: usize,
+    #[command(flatten)]
+    pub(crate) deploy: DeployFlags,
+}
+
+/// Show how the rendered task definitions differ from the registered ones.
+///
+/// Compares each service's rendered task definition (its image pinned to the
+/// digest in the registry, when pushed) with the family's latest ACTIVE
+/// revision, ignoring what ECS adds, and prints the fields that differ.
+/// Values of secret-looking variables are redacted. Changes nothing.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask diff --env prod\n  cargo xtask diff --env prod --service api"
+)]
+pub(crate) struct Diff {
+    /// Environment to compare with, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+}
+
+/// Show what each service runs: revision, image, commit, rollout, tasks.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask status --env prod")]
+pub(crate) struct Status {
+    /// Environment to look at, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
+}
+
+/// Put a service back on its last good release, and wait for it.
+///
+/// Without `--to`, goes back to the release recorded as healthy before the
+/// one running now (each successful deploy records itself on the service as
+/// tags), not simply to revision minus one. `--to` takes a revision number of
+/// the family or a commit (a prefix of it is enough).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask rollback --env prod --service api --yes\n  \
+                        cargo xtask rollback --env prod --service api --to 41 --yes\n  \
+                        cargo xtask rollback --env staging --service api --to 1a2b3c4")]
+pub(crate) struct Rollback {
+    /// Environment, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    /// The service to roll back.
+    #[arg(long, value_name = "SERVICE")]
+    pub(crate) service: String,
+    /// A revision number of the task definition family, or a commit.
+    #[arg(long, value_name = "REVISION|COMMIT")]
+    pub(crate) to: Option<String>,
+    #[command(flatten)]
+    pub(crate) confirm: Confirm,
+    #[command(flatten)]
+    pub(crate) deploy: DeployFlags,
+}
+
+/// Consent to change a protected environment.
+#[derive(Debug, Args)]
+pub(crate) struct Confirm {
+    /// Go ahead on a protected environment (CI=true counts as yes).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+/// How a deployment is carried out and followed.
+#[derive(Debug, Args)]
+pub(crate) struct DeployFlags {
+    /// Start a new deployment even when the service runs the revision already (a restart).
+    #[arg(long)]
+    pub(crate) force_new_deployment: bool,
+    /// How long a deployment may take to become stable before it is rolled back.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+    /// How often the service is polled while waiting.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) poll_interval: std::time::Duration,
 }
 
 /// Which services a command applies to.

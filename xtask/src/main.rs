@@ -1,8 +1,11 @@
 //! `cargo xtask`: the release tool. Parses flags and dispatches; nothing else.
 
+mod aws;
 mod context;
+mod deploy;
 mod docker;
 mod ecr;
+mod ecs;
 mod exec;
 mod files;
 mod flags;
@@ -10,6 +13,7 @@ mod git;
 mod plan;
 mod project;
 mod render;
+mod taskdef;
 mod tasks;
 
 use std::process::ExitCode;
@@ -24,6 +28,10 @@ fn main() -> ExitCode {
         flags::Command::Build(flags) => tasks::build::run(flags),
         flags::Command::Push(flags) => tasks::push::run(flags),
         flags::Command::Release(flags) => tasks::release::run(flags),
+        flags::Command::Deploy(flags) => tasks::deploy::run(flags),
+        flags::Command::Diff(flags) => tasks::diff::run(flags),
+        flags::Command::Status(flags) => tasks::status::run(flags),
+        flags::Command::Rollback(flags) => tasks::rollback::run(flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -31,7 +39,12 @@ fn main() -> ExitCode {
             // `{:#}` prints the chain of contexts on one line and, unlike
             // `Debug`, never a backtrace, even with RUST_BACKTRACE set.
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // A deployment that failed and was rolled back has its own code,
+            // so a pipeline can tell it from a tool that could not start.
+            match error.downcast_ref::<deploy::Failed>() {
+                Some(failed) => ExitCode::from(failed.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) enum Step {
     EnsureRepository(String),
     /// Push the image unless the registry has the tag already.
     Push(String),
+    /// Find the commit's image in the registry (a deploy that pushes nothing).
+    Locate(String),
     /// Register the task definition unless the latest revision is identical.
     Register(String),
     /// Point the ECS service at the new revision.
@@ -45,10 +47,17 @@ impl Step {
             Step::RegistryAuth => "registry-auth",
             Step::EnsureRepository(_) => "ensure-repo",
             Step::Push(_) => "push",
+            Step::Locate(_) => "locate",
             Step::Register(_) => "register",
             Step::Deploy(_) => "deploy",
             Step::Wait(_) => "wait",
         }
+    }
+
+    /// Whether a step that did its work changed something outside this
+    /// process; a run where none did had nothing to do.
+    pub(crate) fn changes_something(&self) -> bool {
+        !matches!(self, Step::Revision | Step::Render(_) | Step::RegistryAuth | Step::Locate(_))
     }
 
     pub(crate) fn service(&self) -> Option<&str> {
@@ -59,6 +68,7 @@ impl Step {
             | Step::Build(s)
             | Step::EnsureRepository(s)
             | Step::Push(s)
+            | Step::Locate(s)
             | Step::Register(s)
             | Step::Deploy(s)
             | Step::Wait(s) => Some(s),
@@ -217,17 +227,37 @@ pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
     }
     add_builds(&mut plan, revision, services);
     add_pushes(&mut plan, services);
-    for service in deployable {
+    add_deploys(&mut plan, deployable, |service| Step::Push(service.name.clone()));
+    plan
+}
+
+/// The graph of a deploy of images pushed before: each service's image is
+/// looked up in the registry, then registered, deployed and waited for.
+pub(crate) fn deploy(services: &[&Service]) -> Plan {
+    let mut plan = Plan::default();
+    let revision = plan.add(Step::Revision, &[]);
+    let auth = plan.add(Step::RegistryAuth, &[]);
+    for service in services.iter().filter(|s| s.task_definition_template.is_some()) {
+        plan.add(Step::Render(service.name.clone()), &[revision]);
+        plan.add(Step::Locate(service.name.clone()), &[auth]);
+    }
+    add_deploys(&mut plan, services, |service| Step::Locate(service.name.clone()));
+    plan
+}
+
+/// Register, deploy and wait for each service with a task definition, the
+/// register step after its render step and after `image_ready`.
+fn add_deploys(plan: &mut Plan, services: &[&Service], image_ready: impl Fn(&Service) -> Step) {
+    for service in services {
         if service.task_definition_template.is_none() {
             continue;
         }
-        let push = plan.index(&Step::Push(service.name.clone())).unwrap();
+        let ready = plan.index(&image_ready(service)).unwrap();
         let render = plan.index(&Step::Render(service.name.clone())).unwrap();
-        let register = plan.add(Step::Register(service.name.clone()), &[push, render]);
+        let register = plan.add(Step::Register(service.name.clone()), &[ready, render]);
         let deploy = plan.add(Step::Deploy(service.name.clone()), &[register]);
         plan.add(Step::Wait(service.name.clone()), &[deploy]);
     }
-    plan
 }
 
 /// Host prebuild steps, then image builds, each after its prebuild and after

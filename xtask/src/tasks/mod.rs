@@ -1,16 +1,21 @@
 //! One module per user-facing command, each with one entry point, `run`.
 
 pub(crate) mod build;
+pub(crate) mod deploy;
 pub(crate) mod dev_env;
+pub(crate) mod diff;
 pub(crate) mod push;
 pub(crate) mod release;
 pub(crate) mod render;
+pub(crate) mod rollback;
+pub(crate) mod status;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
-use crate::exec;
-use crate::flags::RunFlags;
-use crate::plan;
+use crate::deploy::WaitOptions;
+use crate::exec::{self, Needs, Summary};
+use crate::flags::{Confirm, DeployFlags, RunFlags};
+use crate::plan::{self, Plan};
 
 use crate::git::{Git, Revision};
 use crate::project::{Environment, Project, Service};
@@ -42,11 +47,55 @@ impl Workspace {
         let plan = if push { plan::push(&services) } else { plan::build(&services) };
         plan.stages()?;
         let rendered = self.render(&services, Scope::Images, Secrets::Reveal)?;
-        let options = exec::Options { jobs: run.jobs, force: run.force, verbose: run.verbose };
+        let options = exec::Options {
+            jobs: run.jobs,
+            force: run.force,
+            verbose: run.verbose,
+            force_deploy: false,
+            wait: WaitOptions { timeout: std::time::Duration::ZERO, poll: std::time::Duration::ZERO },
+        };
+        self.execute(&plan, rendered, options, Needs { registry: push, ecs_services: Vec::new() })?;
+        Ok(())
+    }
+
+    /// Runs a plan once every precondition holds.
+    pub(crate) fn execute(
+        &self,
+        plan: &Plan,
+        rendered: Vec<(&Service, Rendered)>,
+        options: exec::Options,
+        needs: Needs,
+    ) -> Result<Summary> {
         runtime()?.block_on(async {
-            let executor = exec::Executor::prepare(self, rendered, options, push).await?;
-            executor.run(&plan).await
+            let executor = exec::Executor::prepare(self, rendered, options, needs).await?;
+            executor.run(plan).await
         })
+    }
+
+    /// Refuses to publish a dirty tree unless asked to.
+    pub(crate) fn require_clean(&self, allow_dirty: bool) -> Result<()> {
+        if self.revision.dirty && !allow_dirty {
+            bail!(
+                "the working tree has uncommitted changes, so its images would carry the tag {} that no commit \
+                 explains; commit or stash them, or pass --allow-dirty",
+                self.revision.image_tag
+            );
+        }
+        Ok(())
+    }
+
+    /// A protected environment changes only with `--yes` or in CI.
+    pub(crate) fn require_consent(&self, confirm: &Confirm) -> Result<()> {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        if self.environment.protected && !confirm.yes && !ci {
+            bail!(
+                "env {} is protected (`protected = true` in env/{}.toml): pass --yes to go ahead; in CI, CI=true \
+                 counts as yes",
+                self.environment.name,
+                self.environment.name
+            );
+        }
+        Ok(())
     }
 
     /// Renders every given service, or reports every problem of every
@@ -83,4 +132,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("start the async runtime")
+}
+
+impl DeployFlags {
+    pub(crate) fn wait_options(&self) -> WaitOptions {
+        WaitOptions { timeout: self.timeout, poll: self.poll_interval }
+    }
 }

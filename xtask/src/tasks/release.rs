@@ -1,7 +1,8 @@
 //! `cargo xtask release`: the whole graph for one environment.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
+use crate::exec::{Needs, Options};
 use crate::flags::Release;
 use crate::plan::{self, Plan, Step};
 use crate::render::{image_reference, registry_host, Rendered, Scope, Secrets};
@@ -23,16 +24,37 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         println!("dry run: nothing was changed");
         return Ok(());
     }
-    bail!(
-        "release can only print its plan so far: building, pushing and deploying are not \
-         implemented yet; run `cargo xtask release --env {} --dry-run`",
-        flags.env
-    )
+    workspace.require_clean(flags.allow_dirty)?;
+    workspace.require_consent(&flags.confirm)?;
+    let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
+    let options = Options {
+        jobs: flags.run.jobs,
+        force: flags.run.force,
+        verbose: flags.run.verbose,
+        force_deploy: flags.deploy.force_new_deployment,
+        wait: flags.deploy.wait_options(),
+    };
+    let deployed: Vec<String> = chosen
+        .iter()
+        .filter(|s| s.task_definition_template.is_some())
+        .map(|s| s.ecs_service.clone())
+        .collect();
+    let summary =
+        workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services: deployed })?;
+    if summary.changed == 0 {
+        println!(
+            "nothing to do: {} service{} already at {}",
+            chosen.len(),
+            if chosen.len() == 1 { "" } else { "s" },
+            workspace.revision.image_tag
+        );
+    }
+    Ok(())
 }
 
 /// The plan as a user reads it: one stage after the other, what each step
 /// would do, and which steps may run in parallel.
-fn describe(
+pub(crate) fn describe(
     workspace: &Workspace,
     plan: &Plan,
     stages: &[Vec<usize>],
@@ -128,6 +150,10 @@ fn step_detail(
             let (service, _) = find(name)?;
             format!("{}, unless the registry has it", image_reference(registry, service, &workspace.revision))
         }
+        Step::Locate(name) => {
+            let (service, _) = find(name)?;
+            format!("{} must be in the registry", image_reference(registry, service, &workspace.revision))
+        }
         Step::Register(name) => {
             let (_, outputs) = find(name)?;
             let family = outputs
@@ -136,12 +162,15 @@ fn step_detail(
                 .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
                 .and_then(|json| json.get("family").and_then(|f| f.as_str()).map(str::to_string))
                 .unwrap_or_else(|| "?".to_string());
-            format!("task definition family {family}, unless unchanged")
+            format!("task definition family {family}, image pinned to its digest, unless unchanged")
         }
         Step::Deploy(name) => {
             let (service, _) = find(name)?;
-            format!("ECS service {} in cluster {}", service.ecs_service, environment.cluster)
+            format!(
+                "ECS service {} in cluster {}, unless it runs the revision already",
+                service.ecs_service, environment.cluster
+            )
         }
-        Step::Wait(_) => "until the deployment is stable, else roll back".to_string(),
+        Step::Wait(_) => "until the rollout completes with every task running, else roll back".to_string(),
     })
 }

@@ -1,0 +1,65 @@
+//! What every AWS client shares: how it is configured and how its errors
+//! read.
+
+use anyhow::anyhow;
+use aws_config::retry::RetryConfig;
+use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+
+/// Tries per AWS call: throttling and 5xx answers are retried with jittered
+/// exponential backoff by the SDK, a little more patiently than its default 3.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The shared configuration: credentials and endpoint from the usual places
+/// (`AWS_PROFILE`, SSO, `AWS_ENDPOINT_URL`...), the environment's region, and
+/// an HTTPS client on rustls with ring.
+pub(crate) async fn config(region: &str) -> aws_config::SdkConfig {
+    let http =
+        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::from_env()
+        .region(aws_config::Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .http_client(http)
+        .load()
+        .await
+}
+
+/// An AWS error as a sentence that says what to do about it.
+pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = error.code().unwrap_or("").to_string();
+    let message = error.message().unwrap_or("").to_string();
+    let session = "renew the AWS session: `aws sso login` (with the right AWS_PROFILE exported), or fresh \
+                   MFA credentials";
+    match code.as_str() {
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" => {
+            anyhow!("cannot {what}: the AWS session has expired ({message}); {session}")
+        }
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException" => {
+            anyhow!("cannot {what}: AWS does not accept these credentials ({message}); {session}, and check AWS_PROFILE")
+        }
+        "AccessDeniedException" | "AccessDenied" => anyhow!(
+            "cannot {what}: access denied ({message}); the role in use needs the permission for this; ask \
+             whoever manages the account's IAM policies"
+        ),
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => anyhow!(
+            "cannot {what}: AWS kept throttling requests after {MAX_ATTEMPTS} tries ({message}); try again shortly"
+        ),
+        _ => {
+            let detail = format!("{}", DisplayErrorContext(&error));
+            if detail.contains("no credentials") || detail.contains("credentials provider") {
+                anyhow!(
+                    "cannot {what}: no AWS credentials found; run `aws sso login` or `aws configure`, export \
+                     AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                )
+            } else if code.is_empty() {
+                anyhow!("cannot {what}: {detail}")
+            } else {
+                anyhow!("cannot {what}: {code}: {message}")
+            }
+        }
+    }
+}

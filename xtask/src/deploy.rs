@@ -1,0 +1,265 @@
+//! Following a deployment to its real outcome, and going back to the last
+//! release that came up healthy when it fails.
+//!
+//! ECS's own waiter polls every 15 s and only says "stable" or "timed out";
+//! this loop polls at the configured interval, prints the service's events as
+//! they arrive, tells a failed rollout from a slow one, and notices when ECS
+//! (the deployment circuit breaker) rolled the service back by itself.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::ecs::{self, Ecs, ServiceState};
+use crate::taskdef::short_name;
+
+/// Exit code when a rollout failed or timed out and the tool rolled back.
+pub(crate) const EXIT_ROLLED_BACK: u8 = 3;
+/// Exit code when ECS itself rolled the deployment back (circuit breaker).
+pub(crate) const EXIT_ECS_ROLLED_BACK: u8 = 4;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WaitOptions {
+    pub(crate) timeout: Duration,
+    pub(crate) poll: Duration,
+}
+
+/// A deployment that did not come up healthy; carries the process exit code.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// How a wait ended.
+pub(crate) enum Outcome {
+    Stable(ServiceState),
+    /// The rollout failed (ECS said so) and the service still runs it.
+    Failed(String),
+    /// ECS replaced the deployment with another, on its own.
+    ReplacedByEcs(String),
+    TimedOut(String),
+}
+
+/// Follows deployment `id` of `service` until it completes with every task
+/// running, fails, disappears or `options.timeout` passes. New service
+/// events are handed to `event`, the state of each poll to `status`.
+pub(crate) async fn wait(
+    ecs: &Ecs,
+    service: &str,
+    id: &str,
+    seen_events: &mut HashSet<String>,
+    options: WaitOptions,
+    mut event: impl FnMut(&str),
+    mut status: impl FnMut(&str),
+) -> Result<Outcome> {
+    let started = Instant::now();
+    loop {
+        let state = ecs.service(service).await?;
+        // ECS lists events newest first; they are shown oldest first.
+        for e in state.events.iter().rev() {
+            if seen_events.insert(e.id.clone()) {
+                event(&e.message);
+            }
+        }
+        let ours = state.deployments.iter().find(|d| d.id == id);
+        let primary = state.primary();
+        match ours {
+            Some(d) if d.rollout_state.as_deref() == Some("FAILED") => {
+                let reason = d.rollout_reason.clone().unwrap_or_else(|| "rollout failed".to_string());
+                return Ok(match primary {
+                    Some(p) if p.id != id => Outcome::ReplacedByEcs(format!(
+                        "{reason}; ECS rolled the service back to {}",
+                        short_name(&p.task_definition)
+                    )),
+                    _ => Outcome::Failed(reason),
+                });
+            }
+            Some(d) => {
+                // Without a rollout state (other deployment controllers), a
+                // lone deployment with every task running is as done as it gets.
+                let completed = match d.rollout_state.as_deref() {
+                    Some(rollout) => rollout == "COMPLETED",
+                    None => state.deployments.len() == 1,
+                };
+                if completed && d.running >= d.desired {
+                    return Ok(Outcome::Stable(state));
+                }
+                status(&format!(
+                    "{} {}/{} running{}",
+                    d.rollout_state.as_deref().unwrap_or("deploying").to_lowercase(),
+                    d.running,
+                    d.desired,
+                    if d.failed_tasks > 0 { format!(", {} failed", d.failed_tasks) } else { String::new() }
+                ));
+            }
+            None => {
+                let now =
+                    primary.map_or("nothing".to_string(), |p| short_name(&p.task_definition).to_string());
+                return Ok(Outcome::ReplacedByEcs(format!(
+                    "deployment {id} is gone and the service now runs {now}; ECS (the deployment circuit \
+                     breaker) or another deploy replaced it"
+                )));
+            }
+        }
+        if started.elapsed() >= options.timeout {
+            let d = ours.expect("a missing deployment returned above");
+            return Ok(Outcome::TimedOut(format!(
+                "not stable after {}: rollout {}, {}/{} tasks running",
+                human(options.timeout),
+                d.rollout_state.as_deref().unwrap_or("unknown").to_lowercase(),
+                d.running,
+                d.desired
+            )));
+        }
+        tokio::time::sleep(options.poll.min(options.timeout.saturating_sub(started.elapsed()))).await;
+    }
+}
+
+/// The release a failed deployment of `failed` goes back to: the last one
+/// recorded as healthy, else what the service ran before.
+pub(crate) fn rollback_target(
+    tags: &std::collections::BTreeMap<String, String>,
+    failed: &str,
+    before: Option<&str>,
+) -> Option<String> {
+    let differs = |arn: &&str| short_name(arn) != short_name(failed);
+    tags.get(ecs::LAST_GOOD_TAG)
+        .map(String::as_str)
+        .filter(differs)
+        .or_else(|| tags.get(ecs::PREVIOUS_GOOD_TAG).map(String::as_str).filter(differs))
+        .or(before.filter(differs))
+        .map(str::to_string)
+}
+
+/// Records `task_definition` (built from `commit`) as the service's last good
+/// release, keeping the one it replaces as the previous.
+pub(crate) async fn record_good(
+    ecs: &Ecs,
+    state: &ServiceState,
+    task_definition: &str,
+    commit: &str,
+) -> Result<()> {
+    let tags = ecs.tags(&state.arn).await?;
+    let last = tags.get(ecs::LAST_GOOD_TAG);
+    if last.is_some_and(|arn| short_name(arn) == short_name(task_definition)) {
+        return Ok(());
+    }
+    let mut new_tags = vec![(ecs::LAST_GOOD_TAG, task_definition), (ecs::LAST_GOOD_COMMIT_TAG, commit)];
+    if let Some(last) = last {
+        new_tags.push((ecs::PREVIOUS_GOOD_TAG, last.as_str()));
+        let last_commit = tags.get(ecs::LAST_GOOD_COMMIT_TAG).map_or("", String::as_str);
+        new_tags.push((ecs::PREVIOUS_GOOD_COMMIT_TAG, last_commit));
+    }
+    ecs.tag(&state.arn, &new_tags).await
+}
+
+/// After a failed deployment of `failed`: what went wrong, and the rollback.
+/// Always returns the [`Failed`] error that ends the step.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn fail_and_roll_back(
+    ecs: &Ecs,
+    service: &str,
+    failed: &str,
+    before: Option<&str>,
+    why: String,
+    seen_events: &mut HashSet<String>,
+    options: WaitOptions,
+    mut event: impl FnMut(&str),
+) -> Result<()> {
+    let mut message = format!("{} did not come up healthy: {why}", short_name(failed));
+    match ecs.stopped_reasons(service).await {
+        Ok(reasons) if !reasons.is_empty() => message += &format!("; stopped tasks: {}", reasons.join("; ")),
+        Ok(_) => {}
+        Err(e) => message += &format!("; (could not read stopped tasks: {e:#})"),
+    }
+    let state = ecs.service(service).await?;
+    let tags = ecs.tags(&state.arn).await?;
+    let Some(target) = rollback_target(&tags, failed, before) else {
+        bail!(Failed {
+            code: EXIT_ROLLED_BACK,
+            message: format!(
+                "{message}; there is no earlier release to roll back to, so it was left as it is"
+            ),
+        });
+    };
+    let after = ecs.update(service, &target, false).await?;
+    let id = after.primary().map(|p| p.id.clone()).unwrap_or_default();
+    let verdict = match wait(ecs, service, &id, seen_events, options, &mut event, |_| {}).await? {
+        Outcome::Stable(_) => format!("rolled back to {}, which is running", short_name(&target)),
+        Outcome::Failed(why) | Outcome::ReplacedByEcs(why) | Outcome::TimedOut(why) => {
+            format!("rolled back to {}, which is not healthy either: {why}", short_name(&target))
+        }
+    };
+    bail!(Failed { code: EXIT_ROLLED_BACK, message: format!("{message}; {verdict}") })
+}
+
+/// "10m", "90s", "1h", "500ms", or a bare number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 500ms"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}`; use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+pub(crate) fn human(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds >= 60.0 && seconds % 60.0 == 0.0 {
+        format!("{}m", seconds / 60.0)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10 minutes").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(human(Duration::from_secs(600)), "10m");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn rollback_goes_to_the_last_good_release_not_revision_minus_one() {
+        let arn = |r: u32| format!("arn:aws:ecs:eu-west-1:1:task-definition/shop-api:{r}");
+        let tags = BTreeMap::from([
+            (ecs::LAST_GOOD_TAG.to_string(), arn(5)),
+            (ecs::PREVIOUS_GOOD_TAG.to_string(), arn(3)),
+        ]);
+        // 7 failed while 6 (never healthy) was running: back to 5.
+        assert_eq!(rollback_target(&tags, &arn(7), Some(&arn(6))), Some(arn(5)));
+        // 5 itself failed on a forced redeploy: back to the one before it.
+        assert_eq!(rollback_target(&tags, &arn(5), Some(&arn(5))), Some(arn(3)));
+        // Nothing recorded yet: what ran before.
+        assert_eq!(rollback_target(&BTreeMap::new(), &arn(2), Some(&arn(1))), Some(arn(1)));
+        assert_eq!(rollback_target(&BTreeMap::new(), &arn(1), Some(&arn(1))), None);
+    }
+}

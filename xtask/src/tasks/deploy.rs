@@ -1,0 +1,44 @@
+//! `cargo xtask deploy`: register, deploy and wait, for images pushed before.
+
+use anyhow::{bail, Result};
+
+use crate::exec::{Needs, Options};
+use crate::flags::Deploy;
+use crate::plan;
+use crate::render::{Scope, Secrets};
+use crate::tasks::Workspace;
+
+pub(crate) fn run(flags: Deploy) -> Result<()> {
+    let workspace = Workspace::load(&flags.env)?;
+    let chosen = workspace.project.select(&flags.services.names)?;
+    let services: Vec<_> = chosen.into_iter().filter(|s| s.task_definition_template.is_some()).collect();
+    if services.is_empty() {
+        bail!(
+            "none of the selected services has a task definition template (templates/<service>.task.json.j2), \
+             so there is nothing to deploy"
+        );
+    }
+    workspace.require_clean(flags.allow_dirty)?;
+    workspace.require_consent(&flags.confirm)?;
+    let plan = plan::deploy(&services);
+    plan.stages()?;
+    let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
+    let options = Options {
+        jobs: flags.jobs,
+        force: false,
+        verbose: false,
+        force_deploy: flags.deploy.force_new_deployment,
+        wait: flags.deploy.wait_options(),
+    };
+    let ecs_services = services.iter().map(|s| s.ecs_service.clone()).collect();
+    let summary = workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services })?;
+    if summary.changed == 0 {
+        println!(
+            "nothing to do: {} service{} already at {}",
+            services.len(),
+            if services.len() == 1 { "" } else { "s" },
+            workspace.revision.image_tag
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `cargo xtask diff`: rendered task definitions against the registered ones.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+
+use crate::docker::Engine;
+use crate::ecr::Ecr;
+use crate::ecs::Ecs;
+use crate::render::{image_reference, registry_host, Scope, Secrets};
+use crate::taskdef::{self, short_name};
+use crate::tasks::{runtime, Workspace};
+
+pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
+    let workspace = Workspace::load(&flags.env)?;
+    let chosen = workspace.project.select(&flags.services.names)?;
+    let services: Vec<_> = chosen.into_iter().filter(|s| s.task_definition_template.is_some()).collect();
+    let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
+    let environment = &workspace.environment;
+    let registry = registry_host(environment);
+    runtime()?.block_on(async {
+        let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+        let pushed = pushed_digests(&workspace, &registry).await;
+        for (service, outputs) in &rendered {
+            let text = outputs.task_definition.as_deref().context("a task definition was rendered")?;
+            let mut json: serde_json::Value = serde_json::from_str(text)?;
+            let image = image_reference(&registry, service, &workspace.revision);
+            let note = if pushed.contains_key(&image) {
+                String::new()
+            } else {
+                format!(" ({image} is not in the registry, so its tag is compared, not its digest)")
+            };
+            taskdef::pin_images(&mut json, &pushed, &workspace.revision.sha);
+            let family = json.get("family").and_then(|f| f.as_str()).unwrap_or("?").to_string();
+            let Some(latest) = ecs.task_definition(&family).await? else {
+                println!(
+                    "{}: family {family} has no revision yet; a release registers it{note}",
+                    service.name
+                );
+                continue;
+            };
+            let registered = short_name(latest["taskDefinitionArn"].as_str().unwrap_or("?")).to_string();
+            let changes = taskdef::changes(&latest, &json);
+            if changes.is_empty() {
+                println!("{}: no changes from {registered}{note}", service.name);
+                continue;
+            }
+            println!("{}: {} field(s) differ from {registered}{note}", service.name, changes.len());
+            for change in changes {
+                match (change.registered, change.rendered) {
+                    (Some(old), Some(new)) => println!("  ~ {}: {old:?} -> {new:?}", change.path),
+                    (None, Some(new)) => println!("  + {}: {new:?}", change.path),
+                    (Some(old), None) => println!("  - {}: {old:?}", change.path),
+                    (None, None) => {}
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Digests of this commit's images that are in the registry, by tagged
+/// reference. Best effort: without the engine or a registry token, the
+/// comparison falls back to tags.
+async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let Ok(engine) = Engine::connect().await else { return found };
+    let ecr = Ecr::connect(&workspace.environment.region, registry).await;
+    let Ok(credentials) = ecr.credentials().await else { return found };
+    for service in &workspace.project.services {
+        let image = image_reference(registry, service, &workspace.revision);
+        if let Ok(Some(digest)) = engine.registry_has(&image, &credentials).await {
+            found.insert(image, digest);
+        }
+    }
+    found
+}

@@ -1,0 +1,101 @@
+//! `cargo xtask rollback`: back to the last good release, or a chosen one.
+
+use std::collections::HashSet;
+
+use anyhow::{bail, Context, Result};
+
+use crate::deploy::{self, Failed, EXIT_ROLLED_BACK};
+use crate::ecs::Ecs;
+use crate::flags::Rollback;
+use crate::taskdef::{self, short_name};
+use crate::tasks::{runtime, Workspace};
+
+/// How many revisions back `--to COMMIT` looks.
+const SEARCHED_REVISIONS: usize = 50;
+
+pub(crate) fn run(flags: Rollback) -> Result<()> {
+    let workspace = Workspace::load(&flags.env)?;
+    let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
+    workspace.require_consent(&flags.confirm)?;
+    let environment = &workspace.environment;
+    let name = service.ecs_service.as_str();
+    runtime()?.block_on(async {
+        let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+        let state = ecs.service(name).await?;
+        let current = state.task_definition.clone();
+        let family = short_name(&current).rsplit_once(':').map(|(f, _)| f.to_string()).unwrap_or_default();
+        let target = match &flags.to {
+            None => {
+                let tags = ecs.tags(&state.arn).await?;
+                deploy::rollback_target(&tags, &current, None).with_context(|| {
+                    format!(
+                        "no earlier healthy release of {name} is recorded (a successful release records one); \
+                         pass --to with a revision number of {family} or a commit"
+                    )
+                })?
+            }
+            Some(revision) if revision.chars().all(|c| c.is_ascii_digit()) => {
+                let wanted = format!("{family}:{revision}");
+                ecs.task_definition(&wanted)
+                    .await?
+                    .with_context(|| format!("{wanted} does not exist; `cargo xtask status` shows the revisions"))?;
+                wanted
+            }
+            Some(commit) => find_commit(&ecs, &family, commit).await?,
+        };
+        if short_name(&target) == short_name(&current) {
+            println!("{name} runs {} already: nothing to do", short_name(&target));
+            return Ok(());
+        }
+        let definition = ecs.task_definition(&target).await?.context("the target revision vanished")?;
+        let commit = taskdef::commit_of(&definition).unwrap_or("").to_string();
+        println!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
+        let mut seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
+        let after = ecs.update(name, &target, false).await?;
+        let id = after.primary().map(|p| p.id.clone()).context("ECS started no PRIMARY deployment")?;
+        let outcome = deploy::wait(
+            &ecs,
+            name,
+            &id,
+            &mut seen,
+            flags.deploy.wait_options(),
+            |event| println!("event: {event}"),
+            |_| {},
+        )
+        .await?;
+        match outcome {
+            deploy::Outcome::Stable(state) => {
+                deploy::record_good(&ecs, &state, &target, &commit).await?;
+                println!(
+                    "{name} runs {} with {}/{} tasks{}",
+                    short_name(&target),
+                    state.running,
+                    state.desired,
+                    if commit.is_empty() { String::new() } else { format!(" (commit {})", &commit[..12.min(commit.len())]) }
+                );
+                Ok(())
+            }
+            deploy::Outcome::Failed(why) | deploy::Outcome::ReplacedByEcs(why) | deploy::Outcome::TimedOut(why) => {
+                bail!(Failed {
+                    code: EXIT_ROLLED_BACK,
+                    message: format!("the rollback of {name} to {} did not come up healthy: {why}", short_name(&target)),
+                })
+            }
+        }
+    })
+}
+
+/// The newest revision of `family` whose image was built from a commit
+/// starting with `commit`.
+async fn find_commit(ecs: &Ecs, family: &str, commit: &str) -> Result<String> {
+    for arn in ecs.revisions(family).await?.into_iter().take(SEARCHED_REVISIONS) {
+        let Some(json) = ecs.task_definition(&arn).await? else { continue };
+        if taskdef::commit_of(&json).is_some_and(|c| c.starts_with(commit)) {
+            return Ok(arn);
+        }
+    }
+    bail!(
+        "no revision among the latest {SEARCHED_REVISIONS} of {family} runs commit {commit}; pass a revision \
+         number instead"
+    )
+}
