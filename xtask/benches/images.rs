@@ -10,6 +10,8 @@
 //! 2. `xtask push` again with nothing changed (the no-op rerun).
 //! 3. Peak resident memory of `xtask build` on a 1 GiB build context.
 
+// Shared with the tests, which use more of it than this benchmark does.
+#[allow(dead_code)]
 #[path = "../tests/it/servers.rs"]
 mod servers;
 #[path = "support/mod.rs"]

@@ -72,58 +72,65 @@ pub(crate) async fn wait(
                 event(&e.message);
             }
         }
-        let ours = state.deployments.iter().find(|d| d.id == id);
-        let primary = state.primary();
-        match ours {
-            Some(d) if d.rollout_state.as_deref() == Some("FAILED") => {
-                let reason = d.rollout_reason.clone().unwrap_or_else(|| "rollout failed".to_string());
-                return Ok(match primary {
-                    Some(p) if p.id != id => Outcome::ReplacedByEcs(format!(
-                        "{reason}; ECS rolled the service back to {}",
-                        short_name(&p.task_definition)
-                    )),
-                    _ => Outcome::Failed(reason),
-                });
-            }
-            Some(d) => {
-                // Without a rollout state (other deployment controllers), a
-                // lone deployment with every task running is as done as it gets.
-                let completed = match d.rollout_state.as_deref() {
-                    Some(rollout) => rollout == "COMPLETED",
-                    None => state.deployments.len() == 1,
-                };
-                if completed && d.running >= d.desired {
-                    return Ok(Outcome::Stable(state));
-                }
-                status(&format!(
-                    "{} {}/{} running{}",
-                    d.rollout_state.as_deref().unwrap_or("deploying").to_lowercase(),
-                    d.running,
-                    d.desired,
-                    if d.failed_tasks > 0 { format!(", {} failed", d.failed_tasks) } else { String::new() }
-                ));
-            }
-            None => {
-                let now =
-                    primary.map_or("nothing".to_string(), |p| short_name(&p.task_definition).to_string());
-                return Ok(Outcome::ReplacedByEcs(format!(
-                    "deployment {id} is gone and the service now runs {now}; ECS (the deployment circuit \
-                     breaker) or another deploy replaced it"
-                )));
-            }
-        }
+        let progress = match judge(&state, id) {
+            Verdict::Stable => return Ok(Outcome::Stable(state)),
+            Verdict::Failed(why) => return Ok(Outcome::Failed(why)),
+            Verdict::ReplacedByEcs(why) => return Ok(Outcome::ReplacedByEcs(why)),
+            Verdict::Rolling(progress) => progress,
+        };
+        status(&progress);
         if started.elapsed() >= options.timeout {
-            let d = ours.expect("a missing deployment returned above");
-            return Ok(Outcome::TimedOut(format!(
-                "not stable after {}: rollout {}, {}/{} tasks running",
-                human(options.timeout),
-                d.rollout_state.as_deref().unwrap_or("unknown").to_lowercase(),
-                d.running,
-                d.desired
-            )));
+            return Ok(Outcome::TimedOut(format!("not stable after {}: {progress}", human(options.timeout))));
         }
         tokio::time::sleep(options.poll.min(options.timeout.saturating_sub(started.elapsed()))).await;
     }
+}
+
+enum Verdict {
+    Stable,
+    Failed(String),
+    ReplacedByEcs(String),
+    /// Still rolling out; how far, in words.
+    Rolling(String),
+}
+
+/// Where deployment `id` stands in one reading of the service.
+fn judge(state: &ServiceState, id: &str) -> Verdict {
+    let primary = state.primary();
+    let Some(ours) = state.deployments.iter().find(|d| d.id == id) else {
+        let now = primary.map_or("nothing".to_string(), |p| short_name(&p.task_definition).to_string());
+        return Verdict::ReplacedByEcs(format!(
+            "deployment {id} is gone and the service now runs {now}; ECS (the deployment circuit breaker) or \
+             another deploy replaced it"
+        ));
+    };
+    let rollout = ours.rollout_state.as_deref();
+    if rollout == Some("FAILED") {
+        let reason = ours.rollout_reason.clone().unwrap_or_else(|| "rollout failed".to_string());
+        return match primary {
+            Some(p) if p.id != id => Verdict::ReplacedByEcs(format!(
+                "{reason}; ECS rolled the service back to {}",
+                short_name(&p.task_definition)
+            )),
+            _ => Verdict::Failed(reason),
+        };
+    }
+    // Without a rollout state (other deployment controllers), a lone
+    // deployment with every task running is as done as it gets.
+    let completed = match rollout {
+        Some(rollout) => rollout == "COMPLETED",
+        None => state.deployments.len() == 1,
+    };
+    if completed && ours.running >= ours.desired {
+        return Verdict::Stable;
+    }
+    Verdict::Rolling(format!(
+        "rollout {}, {}/{} tasks running{}",
+        rollout.unwrap_or("in progress").to_lowercase().replace('_', " "),
+        ours.running,
+        ours.desired,
+        if ours.failed_tasks > 0 { format!(", {} failed", ours.failed_tasks) } else { String::new() }
+    ))
 }
 
 /// The release a failed deployment of `failed` goes back to: the last one
@@ -233,7 +240,73 @@ pub(crate) fn human(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecs::DeploymentState;
     use std::collections::BTreeMap;
+
+    fn deployment(
+        id: &str,
+        status: &str,
+        revision: u32,
+        rollout: Option<&str>,
+        running: i32,
+    ) -> DeploymentState {
+        DeploymentState {
+            id: id.into(),
+            status: status.into(),
+            task_definition: format!("arn:aws:ecs:eu-west-1:1:task-definition/shop-api:{revision}"),
+            rollout_state: rollout.map(str::to_string),
+            rollout_reason: rollout
+                .filter(|r| *r == "FAILED")
+                .map(|_| "ECS deployment circuit breaker: tasks failed to start.".to_string()),
+            desired: 2,
+            running,
+            failed_tasks: 0,
+        }
+    }
+
+    fn service(deployments: Vec<DeploymentState>) -> ServiceState {
+        ServiceState {
+            arn: "arn".into(),
+            task_definition: deployments[0].task_definition.clone(),
+            desired: 2,
+            running: 0,
+            deployments,
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_deployment_is_stable_once_its_rollout_completed_with_every_task_running() {
+        let rolling = service(vec![
+            deployment("new", "PRIMARY", 7, Some("IN_PROGRESS"), 1),
+            deployment("old", "ACTIVE", 6, Some("COMPLETED"), 2),
+        ]);
+        assert!(
+            matches!(judge(&rolling, "new"), Verdict::Rolling(p) if p == "rollout in progress, 1/2 tasks running")
+        );
+        let done = service(vec![deployment("new", "PRIMARY", 7, Some("COMPLETED"), 2)]);
+        assert!(matches!(judge(&done, "new"), Verdict::Stable));
+        // Completed but a task short is not stable yet.
+        let short = service(vec![deployment("new", "PRIMARY", 7, Some("COMPLETED"), 1)]);
+        assert!(matches!(judge(&short, "new"), Verdict::Rolling(_)));
+    }
+
+    #[test]
+    fn a_circuit_breaker_rollback_is_told_from_a_failure_left_in_place() {
+        let rolled_back = service(vec![
+            deployment("rollback", "PRIMARY", 6, Some("IN_PROGRESS"), 0),
+            deployment("new", "ACTIVE", 7, Some("FAILED"), 0),
+        ]);
+        assert!(
+            matches!(judge(&rolled_back, "new"), Verdict::ReplacedByEcs(why) if why.ends_with("back to shop-api:6"))
+        );
+        let failed = service(vec![deployment("new", "PRIMARY", 7, Some("FAILED"), 0)]);
+        assert!(matches!(judge(&failed, "new"), Verdict::Failed(why) if why.contains("circuit breaker")));
+        let gone = service(vec![deployment("other", "PRIMARY", 6, Some("COMPLETED"), 2)]);
+        assert!(
+            matches!(judge(&gone, "new"), Verdict::ReplacedByEcs(why) if why.contains("now runs shop-api:6"))
+        );
+    }
 
     #[test]
     fn durations_read_like_people_write_them() {

@@ -79,7 +79,9 @@ fn prod_release_plan_is_printed() {
     assert!(run.stdout.contains("  build web "));
     assert!(run.stdout.contains("--build-arg BASE_IMAGE"));
     assert!(
-        run.stdout.contains("  deploy api        ECS service api in cluster demo-prod\n"),
+        run.stdout.contains(
+            "  deploy api        ECS service api in cluster demo-prod, unless it runs the revision already\n"
+        ),
         "{}",
         run.stdout
     );

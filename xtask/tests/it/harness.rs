@@ -26,7 +26,16 @@ impl Run {
 
     #[track_caller]
     pub fn failure(self) -> Run {
-        assert_eq!(self.code, 1, "expected exit 1\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self.exit(1)
+    }
+
+    #[track_caller]
+    pub fn exit(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -134,6 +143,7 @@ impl Repo {
             .env("GIT_COMMITTER_NAME", "test")
             .env("GIT_COMMITTER_EMAIL", "test@example.com")
             .env("RUST_BACKTRACE", "1")
+            .env_remove("CI")
             .env_remove("API_TOKEN")
             .env_remove("HONEYCOMB_API_KEY");
         command

@@ -4,11 +4,15 @@ use crate::harness::Repo;
 fn help_lists_every_command_with_a_line_each() {
     let run = Repo::empty().xtask(&["--help"]).success();
     for line in [
-        "  dev-env  Write each service's env file for local docker compose\n",
-        "  render   Print the env files and task definitions an environment would get\n",
-        "  build    Build each service's image, tagged with the git commit\n",
-        "  push     Build each service's image if needed, then push it to the environment's registry\n",
-        "  release  Release every service to an environment, in dependency order\n",
+        "  dev-env   Write each service's env file for local docker compose\n",
+        "  render    Print the env files and task definitions an environment would get\n",
+        "  build     Build each service's image, tagged with the git commit\n",
+        "  push      Build each service's image if needed, then push it to the environment's registry\n",
+        "  release   Release to an environment: the whole graph, in dependency order\n",
+        "  deploy    Deploy this commit's pushed images: register, update the services, wait\n",
+        "  diff      Show how the rendered task definitions differ from the registered ones\n",
+        "  status    Show what each service runs: revision, image, commit, rollout, tasks\n",
+        "  rollback  Put a service back on its last good release, and wait for it\n",
     ] {
         assert!(run.stdout.contains(line), "missing {line:?} in:\n{}", run.stdout);
     }
@@ -17,7 +21,7 @@ fn help_lists_every_command_with_a_line_each() {
 #[test]
 fn every_command_shows_examples_even_in_short_help() {
     let repo = Repo::empty();
-    for command in ["dev-env", "render", "build", "push", "release"] {
+    for command in ["dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback"] {
         let run = repo.xtask(&[command, "-h"]).success();
         assert!(
             run.stdout.contains(&format!("Examples:\n  cargo xtask {command}")),

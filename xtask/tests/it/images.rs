@@ -345,8 +345,8 @@ fn repository_creation_denied_names_the_service() {
         run.stderr
     );
     assert!(run.stderr.contains(
-        ": access denied (not authorized to perform: ecr:CreateRepository); the role in use needs the ECR \
-         permission for this, ask whoever manages the account's IAM policies\n"
+        ": access denied (not authorized to perform: ecr:CreateRepository); the role in use needs the permission \
+         for this; ask whoever manages the account's IAM policies\n"
     ));
     assert!(run.stderr.ends_with(
         "error: ensure-repo base failed; not started because of it: push base; the other steps finished, and a \

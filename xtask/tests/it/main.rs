@@ -1,5 +1,6 @@
 //! Integration tests: the real binary in temporary git repositories.
 
+mod deploy;
 mod dev_env;
 mod example;
 mod harness;

@@ -27,6 +27,8 @@ impl Fault {
 
 struct Rule {
     needle: String,
+    /// Matching requests let through before the fault starts.
+    skip: usize,
     remaining: usize,
     fault: Arc<Fault>,
 }
@@ -58,8 +60,14 @@ impl Proxy {
 
     /// The next `times` requests whose head contains `needle` get `fault`.
     pub fn inject(&self, needle: &str, times: usize, fault: Fault) {
+        self.inject_after(needle, 0, times, fault);
+    }
+
+    /// Like [`Proxy::inject`], after letting `skip` matching requests through.
+    pub fn inject_after(&self, needle: &str, skip: usize, times: usize, fault: Fault) {
         self.rules.lock().unwrap().push(Rule {
             needle: needle.to_string(),
+            skip,
             remaining: times,
             fault: Arc::new(fault),
         });
@@ -74,9 +82,13 @@ impl Proxy {
         let Some((head, rest)) = read_head(&mut client) else { return };
         let fault = {
             let mut rules = self.rules.lock().unwrap();
-            rules.iter_mut().find(|r| r.remaining > 0 && head.contains(&r.needle)).map(|rule| {
+            rules.iter_mut().find(|r| r.remaining > 0 && head.contains(&r.needle)).and_then(|rule| {
+                if rule.skip > 0 {
+                    rule.skip -= 1;
+                    return None;
+                }
                 rule.remaining -= 1;
-                Arc::clone(&rule.fault)
+                Some(Arc::clone(&rule.fault))
             })
         };
         if let Some(fault) = fault {

@@ -42,15 +42,15 @@ stage 3 (3 in parallel)
   push web          127.0.0.1:5000/web:{sha}, unless the registry has it
 stage 4 (2 in parallel)
   push api          127.0.0.1:5000/demo/api:{sha}, unless the registry has it
-  register web      task definition family demo-web, unless unchanged
+  register web      task definition family demo-web, image pinned to its digest, unless unchanged
 stage 5 (2 in parallel)
-  register api      task definition family demo-api, unless unchanged
-  deploy web        ECS service web in cluster local
+  register api      task definition family demo-api, image pinned to its digest, unless unchanged
+  deploy web        ECS service web in cluster local, unless it runs the revision already
 stage 6 (2 in parallel)
-  deploy api        ECS service api in cluster local
-  wait web          until the deployment is stable, else roll back
+  deploy api        ECS service api in cluster local, unless it runs the revision already
+  wait web          until the rollout completes with every task running, else roll back
 stage 7
-  wait api          until the deployment is stable, else roll back
+  wait api          until the rollout completes with every task running, else roll back
 dry run: nothing was changed
 ",
         full = full.trim()
@@ -102,11 +102,30 @@ fn dry_run_reports_template_problems_before_any_plan() {
 }
 
 #[test]
-fn without_dry_run_it_says_what_is_missing() {
+fn a_protected_environment_needs_consent_and_a_dirty_tree_needs_saying_so() {
     let repo = Repo::project();
+    repo.write(
+        "env/prod.toml",
+        &crate::harness::DEV_TOML.replace("cluster = \"local\"", "cluster = \"prod\"\nprotected = true"),
+    );
+    repo.commit();
+    let run = repo.xtask(&["release", "--env", "prod"]).failure();
+    assert!(
+        run.stderr.ends_with(
+            "error: env prod is protected (`protected = true` in env/prod.toml): pass --yes to go ahead; in CI, \
+             CI=true counts as yes\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = repo.xtask(&["rollback", "--env", "prod", "--service", "api"]).failure();
+    assert!(run.stderr.contains("env prod is protected"), "{}", run.stderr);
+
+    repo.write("services/api/notes.txt", "uncommitted\n");
     let run = repo.xtask(&["release", "--env", "dev"]).failure();
-    assert!(run.stderr.ends_with(
-        "error: release can only print its plan so far: building, pushing and deploying are not implemented \
-         yet; run `cargo xtask release --env dev --dry-run`\n"
-    ));
+    assert!(
+        run.stderr.contains("the working tree has uncommitted changes, so its images would carry the tag"),
+        "{}",
+        run.stderr
+    );
 }

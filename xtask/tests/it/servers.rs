@@ -64,9 +64,12 @@ fn start() -> Servers {
     let moto_port = free_port();
 
     let mut processes = Vec::new();
-    for command in [
-        Command::new(registry).arg("serve").arg(dir.path().join("config.yml")),
-        Command::new(moto).args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]),
+    let mut serve_registry = Command::new(registry);
+    serve_registry.arg("serve").arg(dir.path().join("config.yml"));
+    for mut command in [
+        serve_registry,
+        // Services created on this server come up complete with one task running.
+        moto_command(&moto, moto_port, &[("MOTO_ECS_SERVICE_RUNNING", "1")]),
     ] {
         let child = command
             .stdin(Stdio::null())
@@ -107,4 +110,43 @@ fn start() -> Servers {
         }
     }
     Servers { registry_port, moto_port, _processes: processes, _dir: dir }
+}
+
+fn moto_command(moto: &std::path::Path, port: u16, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(moto);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).envs(vars.iter().copied());
+    command
+}
+
+/// A moto_server of one test's own, for behaviour fixed by the server's
+/// environment (how ECS rollouts go); stopped when dropped.
+pub struct Moto {
+    pub port: u16,
+    child: Child,
+}
+
+impl Moto {
+    pub fn start(vars: &[(&str, &str)]) -> Moto {
+        let moto = need("moto_server", "pip install 'moto[server]'");
+        let port = free_port();
+        let child = moto_command(&moto, port, vars)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { port, child }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,419 @@
+//! `release`, `deploy`, `diff`, `status` and `rollback` against the real
+//! Docker Engine, the local registry and moto for ECR and ECS, checked with
+//! the AWS CLI and skopeo; faults come from the proxy.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+use crate::harness::{Repo, Run};
+use crate::proxy::{Fault, Proxy};
+use crate::servers::{servers, Moto, ECR_PASSWORD, ECR_USER};
+
+/// A project with two deployable services, `app` and `worker`, each a tiny
+/// image FROM scratch with a Fargate task definition. Names (repositories,
+/// families, cluster) are unique per test, so tests share the servers.
+struct Project {
+    repo: Repo,
+    prefix: String,
+    registry_port: u16,
+}
+
+const TASK_TEMPLATE: &str = r#"{
+  "family": "{{ values.prefix }}-{{ service.name }}",
+  "networkMode": "awsvpc",
+  "requiresCompatibilities": ["FARGATE"],
+  "cpu": "256",
+  "memory": "512",
+  "containerDefinitions": [{
+    "name": "{{ service.name }}",
+    "image": "{{ image }}",
+    "environment": {{ service_env | tojson }},
+    "secrets": [{ "name": "API_KEY", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/{{ values.prefix }}/api-key" }]
+  }]
+}
+"#;
+
+fn project() -> Project {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let prefix = format!("d{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let registry_port = servers().registry_port;
+    let repo = Repo::empty();
+    repo.write(".gitignore", "/services/*/*.env\n");
+    repo.write(
+        "env/dev.toml",
+        &format!(
+            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"{prefix}\"\n\
+             registry = \"127.0.0.1:{registry_port}\"\n\n[values]\nprefix = \"{prefix}\"\ngreeting = \"hello\"\n"
+        ),
+    );
+    for service in ["app", "worker"] {
+        repo.write(
+            &format!("services/{service}/service.toml"),
+            &format!("repository = \"{prefix}/{service}\"\n"),
+        );
+        repo.write(&format!("services/{service}/Dockerfile"), "FROM scratch\nCOPY hello.txt /\n");
+        repo.write(&format!("services/{service}/hello.txt"), &format!("{service}\n"));
+        repo.write(&format!("templates/{service}.env.j2"), "GREETING={{ values.greeting }}\n");
+        repo.write(&format!("templates/{service}.task.json.j2"), TASK_TEMPLATE);
+    }
+    repo.commit();
+    Project { repo, prefix, registry_port }
+}
+
+impl Project {
+    fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
+        let endpoint = format!("http://127.0.0.1:{aws_port}");
+        self.repo.xtask_with(
+            args,
+            &[
+                ("AWS_ENDPOINT_URL", &endpoint),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+        )
+    }
+
+    fn family(&self, service: &str) -> String {
+        format!("{}-{service}", self.prefix)
+    }
+
+    /// The cluster, and for each service a bootstrap task definition
+    /// (revision 1) and a Fargate service running it, as infrastructure code
+    /// would have created them.
+    fn create_ecs(&self, aws_port: u16, services: &[&str]) {
+        aws(aws_port, &["ecs", "create-cluster", "--cluster-name", &self.prefix]);
+        let subnet = aws(aws_port, &["ec2", "describe-subnets"])["Subnets"][0]["SubnetId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let group = aws(aws_port, &["ec2", "describe-security-groups"])["SecurityGroups"][0]["GroupId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for service in services {
+            let family = self.family(service);
+            aws(
+                aws_port,
+                &[
+                    "ecs",
+                    "register-task-definition",
+                    "--family",
+                    &family,
+                    "--requires-compatibilities",
+                    "FARGATE",
+                    "--network-mode",
+                    "awsvpc",
+                    "--cpu",
+                    "256",
+                    "--memory",
+                    "512",
+                    "--container-definitions",
+                    &format!(r#"[{{"name":"{service}","image":"bootstrap:1"}}]"#),
+                ],
+            );
+            aws(
+                aws_port,
+                &[
+                    "ecs",
+                    "create-service",
+                    "--cluster",
+                    &self.prefix,
+                    "--service-name",
+                    service,
+                    "--task-definition",
+                    &family,
+                    "--desired-count",
+                    "1",
+                    "--launch-type",
+                    "FARGATE",
+                    "--network-configuration",
+                    &format!("awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}]}}"),
+                ],
+            );
+        }
+    }
+
+    fn service(&self, aws_port: u16, service: &str) -> Value {
+        let found =
+            aws(aws_port, &["ecs", "describe-services", "--cluster", &self.prefix, "--services", service]);
+        found["services"][0].clone()
+    }
+
+    /// The revision number the service runs.
+    fn running_revision(&self, aws_port: u16, service: &str) -> u32 {
+        let arn = self.service(aws_port, service)["taskDefinition"].as_str().unwrap().to_string();
+        arn.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn revisions(&self, aws_port: u16, service: &str) -> usize {
+        let listed =
+            aws(aws_port, &["ecs", "list-task-definitions", "--family-prefix", &self.family(service)]);
+        listed["taskDefinitionArns"].as_array().unwrap().len()
+    }
+
+    fn sha(&self) -> String {
+        String::from_utf8(self.repo.git(&["rev-parse", "HEAD"]).stdout).unwrap().trim().to_string()
+    }
+
+    fn image(&self, service: &str) -> String {
+        format!("127.0.0.1:{}/{}/{service}", self.registry_port, self.prefix)
+    }
+}
+
+/// The AWS CLI against moto, its output parsed.
+fn aws(port: u16, args: &[&str]) -> Value {
+    let out = Command::new("aws")
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("run the AWS CLI (pip install awscli)");
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    if out.stdout.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn registry_digest(image: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--creds", &format!("{ECR_USER}:{ECR_PASSWORD}")])
+        .arg(format!("docker://{image}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skopeo inspect {image}: {}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["Digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_good_release() {
+    let moto = servers().moto_port;
+    let p = project();
+    p.create_ecs(moto, &["app", "worker"]);
+    let app = p.family("app");
+    let fast = ["--poll-interval", "100ms", "--timeout", "30s"];
+
+    let first = p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), moto).success();
+    for service in ["app", "worker"] {
+        assert!(first.stdout.contains(&format!("registered {}:2 (", p.family(service))), "{}", first.stdout);
+        assert!(
+            first.stdout.contains(&format!("-> {}:2 (deployment ", p.family(service))),
+            "{}",
+            first.stdout
+        );
+        assert!(
+            first.stdout.contains(&format!("runs {}:2 with 1/1 tasks", p.family(service))),
+            "{}",
+            first.stdout
+        );
+        assert_eq!(p.running_revision(moto, service), 2);
+    }
+    // What ECS holds is the pushed image by digest, the commit as a label,
+    // the env file's values and the secret as a reference only.
+    let short = p.repo.short_sha();
+    let definition =
+        &aws(moto, &["ecs", "describe-task-definition", "--task-definition", &format!("{app}:2")])
+            ["taskDefinition"];
+    let container = &definition["containerDefinitions"][0];
+    let digest = registry_digest(&format!("{}:{short}", p.image("app")));
+    assert_eq!(container["image"], format!("{}@{digest}", p.image("app")));
+    assert_eq!(container["dockerLabels"]["org.opencontainers.image.revision"], p.sha());
+    assert_eq!(container["environment"], serde_json::json!([{ "name": "GREETING", "value": "hello" }]));
+    assert_eq!(
+        container["secrets"][0]["valueFrom"],
+        format!("arn:aws:ssm:us-east-1:123456789012:parameter/{}/api-key", p.prefix)
+    );
+    let arn = p.service(moto, "app")["serviceArn"].as_str().unwrap().to_string();
+    let tags = aws(moto, &["ecs", "list-tags-for-resource", "--resource-arn", &arn])["tags"].clone();
+    assert!(tags
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({ "key": "xtask:last-good-commit", "value": p.sha() })));
+
+    // The same commit again: nothing registered, nothing deployed, and it says so.
+    let again = p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), moto).success();
+    assert!(
+        again.stdout.contains(&format!("nothing to do: 2 services already at {short}")),
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains(&format!("skipped: {app}:2 is identical")), "{}", again.stdout);
+    assert!(again.stdout.contains(&format!("skipped: app runs {app}:2 already")), "{}", again.stdout);
+    assert_eq!((p.revisions(moto, "app"), p.revisions(moto, "worker")), (2, 2));
+    let diff = p.xtask(&["diff", "--env", "dev"], moto).success();
+    assert!(diff.stdout.contains(&format!("app: no changes from {app}:2")), "{}", diff.stdout);
+
+    // A new commit that changes a value: diff names the field, release ships it.
+    p.repo.write("env/dev.toml", &p.repo.read("env/dev.toml").replace("\"hello\"", "\"bonjour\""));
+    p.repo.commit();
+    let diff = p.xtask(&["diff", "--env", "dev", "--service", "app"], moto).success();
+    assert!(
+        diff.stdout
+            .contains("~ containerDefinitions[app].environment[GREETING].value: \"hello\" -> \"bonjour\""),
+        "{}",
+        diff.stdout
+    );
+    p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), moto).success();
+    assert_eq!(p.running_revision(moto, "app"), 3);
+    let status = p.xtask(&["status", "--env", "dev"], moto).success();
+    assert!(status.stdout.contains(&format!("revision  {app}:3")), "{}", status.stdout);
+    assert!(status.stdout.contains(&format!("commit    {}", p.repo.short_sha())), "{}", status.stdout);
+    assert!(status.stdout.contains("rollout   COMPLETED, 1/1 tasks running"), "{}", status.stdout);
+    assert!(status.stdout.contains(&format!("before it {app}:2 ({short})")), "{}", status.stdout);
+
+    // Back to the release before, then forward again by commit, then by revision.
+    let back =
+        p.xtask(&[&["rollback", "--env", "dev", "--service", "app"][..], &fast].concat(), moto).success();
+    assert!(back.stdout.contains(&format!("rolling app back: {app}:3 -> {app}:2")), "{}", back.stdout);
+    assert_eq!(p.running_revision(moto, "app"), 2);
+    let newest = p.repo.short_sha();
+    p.xtask(
+        &[&["rollback", "--env", "dev", "--service", "app", "--to", &newest[..7]][..], &fast].concat(),
+        moto,
+    )
+    .success();
+    assert_eq!(p.running_revision(moto, "app"), 3);
+    p.xtask(&[&["rollback", "--env", "dev", "--service", "app", "--to", "2"][..], &fast].concat(), moto)
+        .success();
+    assert_eq!(p.running_revision(moto, "app"), 2);
+    // The worker was never touched by the rollbacks.
+    assert_eq!(p.running_revision(moto, "worker"), 3);
+}
+
+#[test]
+fn a_rollout_that_never_completes_times_out_and_is_rolled_back() {
+    // On this server, services never get a task running.
+    let moto = Moto::start(&[("MOTO_ECS_SERVICE_RUNNING", "0")]);
+    let p = project();
+    p.create_ecs(moto.port, &["app"]);
+    let app = p.family("app");
+    let run = p
+        .xtask(
+            &["release", "--env", "dev", "--service", "app", "--timeout", "1s", "--poll-interval", "100ms"],
+            moto.port,
+        )
+        .exit(3);
+    assert!(
+        run.stderr.contains(&format!(
+            "{app}:2 did not come up healthy: not stable after 1s: rollout in progress, 0/1 tasks running"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&format!("rolled back to {app}:1")), "{}", run.stderr);
+    assert_eq!(p.running_revision(moto.port, "app"), 1);
+}
+
+#[test]
+fn ecs_rejections_throttling_and_a_circuit_breaker_rollback_each_get_their_answer() {
+    let s = servers();
+    let p = project();
+    p.create_ecs(s.moto_port, &["app"]);
+    let app = p.family("app");
+    let proxy = Proxy::start(s.moto_port);
+    let fast = ["--service", "app", "--poll-interval", "100ms", "--timeout", "30s"];
+
+    // Throttled twice: the SDK's backoff absorbs it. Then ECS refuses the
+    // definition: the message carries ECS's reason, and nothing is deployed.
+    proxy.inject("DescribeServices", 2, Fault::aws_error("ThrottlingException", "Rate exceeded"));
+    proxy.inject(
+        "RegisterTaskDefinition",
+        1,
+        Fault::aws_error("ClientException", "Container.image repository should not be null or empty."),
+    );
+    let refused = p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), proxy.port).failure();
+    assert!(
+        refused.stderr.contains(&format!(
+            "ECS refused task definition {app}: Container.image repository should not be null or empty.; fix the \
+             template and rerun"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("not started because of it: deploy app, wait app"), "{}", refused.stderr);
+    assert_eq!(proxy.injected(), 3);
+    assert_eq!(p.running_revision(s.moto_port, "app"), 1);
+
+    // ECS rolls the deployment back on its own: from the fourth look at the
+    // service on (after the precondition check, the look before the update
+    // and the one after it), ECS answers with its rollback deployment.
+    let service = p.service(s.moto_port, "app");
+    let rolled_back = serde_json::json!({
+        "services": [{
+            "serviceArn": service["serviceArn"],
+            "serviceName": "app",
+            "status": "ACTIVE",
+            "taskDefinition": format!("{app}:1"),
+            "desiredCount": 1,
+            "runningCount": 1,
+            "deployments": [{
+                "id": "ecs-svc/circuit-breaker-rollback",
+                "status": "PRIMARY",
+                "taskDefinition": format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{app}:1"),
+                "desiredCount": 1,
+                "runningCount": 1,
+                "rolloutState": "IN_PROGRESS"
+            }],
+            "events": [{
+                "id": "event-1",
+                "createdAt": 1.7e9,
+                "message": "(service app) rolling back to deployment ecs-svc/1 (deployment circuit breaker: tasks failed to start)."
+            }]
+        }],
+        "failures": []
+    });
+    proxy.inject_after(
+        "DescribeServices",
+        3,
+        100,
+        Fault::Respond { status: "200 OK", body: rolled_back.to_string() },
+    );
+    let run = p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), proxy.port).exit(4);
+    assert!(
+        run.stdout.contains("event: (service app) rolling back to deployment ecs-svc/1"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains(&format!("the deployment of {app}:2 failed")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ECS (the deployment circuit breaker) or another deploy replaced it"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_missing_cluster_or_service_is_named_before_anything_is_built() {
+    let moto = servers().moto_port;
+    let p = project();
+    let run = p.xtask(&["release", "--env", "dev"], moto).failure();
+    assert!(run.stderr.contains("cannot start, nothing was changed"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("ECS cluster {} does not exist", p.prefix)), "{}", run.stderr);
+    let built = Command::new("docker")
+        .args(["image", "inspect", &format!("{}:{}", p.image("app"), p.repo.short_sha())])
+        .output()
+        .unwrap();
+    assert!(!built.status.success(), "an image was built although the release could not start");
+
+    aws(moto, &["ecs", "create-cluster", "--cluster-name", &p.prefix]);
+    let run = p.xtask(&["deploy", "--env", "dev"], moto).failure();
+    assert!(
+        run.stderr.contains(&format!("ECS service app does not exist in cluster {}; create it", p.prefix)),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ECS service worker does not exist"), "{}", run.stderr);
+}
