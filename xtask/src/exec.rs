@@ -492,7 +492,7 @@ impl<'w> Executor<'w> {
             .project
             .services
             .iter()
-            .filter_map(|s| Some((self.image(s), digests.get(&s.name)?.clone())))
+            .filter_map(|s| Some((self.image(s), Some(digests.get(&s.name)?.clone()))))
             .collect();
         taskdef::pin_images(&mut json, &pushed, &self.workspace.revision.sha);
         let prefix = format!("{}/", self.registry);

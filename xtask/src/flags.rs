@@ -219,7 +219,7 @@ pub(crate) struct Status {
 /// Without `--to`, goes back to the release recorded as healthy before the
 /// one running now (each successful deploy records itself on the service as
 /// tags), not simply to revision minus one. `--to` takes a revision number of
-/// the family or a commit (a prefix of it is enough).
+/// the family, or a commit (a prefix of 7 characters or more is enough).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  cargo xtask rollback --env prod --service api --yes\n  \
                         cargo xtask rollback --env prod --service api --to 41 --yes\n  \
@@ -231,7 +231,7 @@ pub(crate) struct Rollback {
     /// The service to roll back.
     #[arg(long, value_name = "SERVICE")]
     pub(crate) service: String,
-    /// A revision number of the task definition family, or a commit.
+    /// A revision number of the task definition family (up to 6 digits), or a commit (7 characters or more).
     #[arg(long, value_name = "REVISION|COMMIT")]
     pub(crate) to: Option<String>,
     #[command(flatten)]

@@ -29,11 +29,16 @@ const ADDED_BY_ECS: &[&str] = &[
     "deleteRequestedAt",
 ];
 
-/// Replaces each container image that was pushed this run (`pushed` maps the
-/// tagged reference to its digest) by `repository@digest`, so a task always
-/// runs exactly the bytes that were pushed, and keeps the tag and the commit
-/// as container labels. Returns the tagged references that were pinned.
-pub(crate) fn pin_images(json: &mut Value, pushed: &BTreeMap<String, String>, commit: &str) -> Vec<String> {
+/// Replaces each container image that was pushed (`pushed` maps the tagged
+/// reference to its digest) by `repository@digest`, so a task always runs
+/// exactly the bytes that were pushed, and keeps the tag and the commit as
+/// container labels. An image mapped to `None` (not pushed yet, shown by
+/// `diff`) gets the labels and keeps its tag. Returns the references pinned.
+pub(crate) fn pin_images(
+    json: &mut Value,
+    pushed: &BTreeMap<String, Option<String>>,
+    commit: &str,
+) -> Vec<String> {
     let mut pinned = Vec::new();
     let Some(containers) = json.get_mut("containerDefinitions").and_then(Value::as_array_mut) else {
         return pinned;
@@ -43,8 +48,10 @@ pub(crate) fn pin_images(json: &mut Value, pushed: &BTreeMap<String, String>, co
             continue;
         };
         let Some(digest) = pushed.get(&image) else { continue };
-        let repository = strip_tag(&image);
-        container["image"] = Value::String(format!("{repository}@{digest}"));
+        if let Some(digest) = digest {
+            container["image"] = Value::String(format!("{}@{digest}", strip_tag(&image)));
+            pinned.push(image.clone());
+        }
         let labels = container
             .as_object_mut()
             .expect("a container with an image is an object")
@@ -54,7 +61,6 @@ pub(crate) fn pin_images(json: &mut Value, pushed: &BTreeMap<String, String>, co
             labels.insert(TAG_LABEL.to_string(), Value::String(image.clone()));
             labels.insert(REVISION_LABEL.to_string(), Value::String(commit.to_string()));
         }
-        pinned.push(image);
     }
     pinned
 }
@@ -241,8 +247,10 @@ mod tests {
     #[test]
     fn pinning_uses_the_digest_and_keeps_tag_and_commit_as_labels() {
         let mut json = rendered();
-        let pushed =
-            BTreeMap::from([("127.0.0.1:5000/shop/api:1a2b3c4d5e6f".to_string(), "sha256:abc".to_string())]);
+        let pushed = BTreeMap::from([
+            ("127.0.0.1:5000/shop/api:1a2b3c4d5e6f".to_string(), Some("sha256:abc".to_string())),
+            ("127.0.0.1:5000/shop/web:1a2b3c4d5e6f".to_string(), None),
+        ]);
         let pinned = pin_images(&mut json, &pushed, "1a2b3c4d5e6f7890");
         assert_eq!(pinned, ["127.0.0.1:5000/shop/api:1a2b3c4d5e6f"]);
         assert_eq!(json["containerDefinitions"][0]["image"], "127.0.0.1:5000/shop/api@sha256:abc");

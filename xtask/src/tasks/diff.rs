@@ -25,7 +25,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
             let text = outputs.task_definition.as_deref().context("a task definition was rendered")?;
             let mut json: serde_json::Value = serde_json::from_str(text)?;
             let image = image_reference(&registry, service, &workspace.revision);
-            let note = if pushed.contains_key(&image) {
+            let note = if pushed[&image].is_some() {
                 String::new()
             } else {
                 format!(" ({image} is not in the registry, so its tag is compared, not its digest)")
@@ -45,7 +45,12 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                 println!("{}: no changes from {registered}{note}", service.name);
                 continue;
             }
-            println!("{}: {} field(s) differ from {registered}{note}", service.name, changes.len());
+            let n = changes.len();
+            println!(
+                "{}: {n} field{} differ from {registered}{note}",
+                service.name,
+                if n == 1 { "" } else { "s" }
+            );
             for change in changes {
                 match (change.registered, change.rendered) {
                     (Some(old), Some(new)) => println!("  ~ {}: {old:?} -> {new:?}", change.path),
@@ -59,18 +64,23 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     })
 }
 
-/// Digests of this commit's images that are in the registry, by tagged
-/// reference. Best effort: without the engine or a registry token, the
+/// This commit's image of every service, with its digest when the registry
+/// has it. Best effort: without the engine or a registry token, the
 /// comparison falls back to tags.
-async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<String, String> {
-    let mut found = BTreeMap::new();
+async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<String, Option<String>> {
+    let images: Vec<String> = workspace
+        .project
+        .services
+        .iter()
+        .map(|s| image_reference(registry, s, &workspace.revision))
+        .collect();
+    let mut found: BTreeMap<String, Option<String>> = images.iter().map(|i| (i.clone(), None)).collect();
     let Ok(engine) = Engine::connect().await else { return found };
     let ecr = Ecr::connect(&workspace.environment.region, registry).await;
     let Ok(credentials) = ecr.credentials().await else { return found };
-    for service in &workspace.project.services {
-        let image = image_reference(registry, service, &workspace.revision);
+    for image in images {
         if let Ok(Some(digest)) = engine.registry_has(&image, &credentials).await {
-            found.insert(image, digest);
+            found.insert(image, Some(digest));
         }
     }
     found

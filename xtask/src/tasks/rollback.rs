@@ -34,7 +34,8 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
                     )
                 })?
             }
-            Some(revision) if revision.chars().all(|c| c.is_ascii_digit()) => {
+            // Git abbreviates commits to at least 7 characters, so shorter numbers are revisions.
+            Some(revision) if revision.len() < 7 && revision.chars().all(|c| c.is_ascii_digit()) => {
                 let wanted = format!("{family}:{revision}");
                 ecs.task_definition(&wanted)
                     .await?
