@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 
 use crate::ecs::{self, Ecs, ServiceState};
 use crate::taskdef::short_name;
@@ -172,7 +172,8 @@ pub(crate) async fn record_good(
 }
 
 /// After a failed deployment of `failed`: what went wrong, and the rollback.
-/// Always returns the [`Failed`] error that ends the step.
+/// Never succeeds: the error is [`Failed`], or, when the rollback itself
+/// cannot be done, what stopped it after what had failed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn fail_and_roll_back(
     ecs: &Ecs,
@@ -183,15 +184,16 @@ pub(crate) async fn fail_and_roll_back(
     seen_events: &mut HashSet<String>,
     options: WaitOptions,
     mut event: impl FnMut(&str),
-) -> Result<()> {
+) -> Result<std::convert::Infallible> {
     let mut message = format!("{} did not come up healthy: {why}", short_name(failed));
     match ecs.stopped_reasons(service).await {
         Ok(reasons) if !reasons.is_empty() => message += &format!("; stopped tasks: {}", reasons.join("; ")),
         Ok(_) => {}
         Err(e) => message += &format!("; (could not read stopped tasks: {e:#})"),
     }
-    let state = ecs.service(service).await?;
-    let tags = ecs.tags(&state.arn).await?;
+    let cannot = || format!("{message}; and it could not be rolled back");
+    let state = ecs.service(service).await.with_context(cannot)?;
+    let tags = ecs.tags(&state.arn).await.with_context(cannot)?;
     let Some(target) = rollback_target(&tags, failed, before) else {
         bail!(Failed {
             code: EXIT_ROLLED_BACK,
@@ -200,14 +202,15 @@ pub(crate) async fn fail_and_roll_back(
             ),
         });
     };
-    let after = ecs.update(service, &target, false).await?;
+    let after = ecs.update(service, &target, false).await.with_context(cannot)?;
     let id = after.primary().map(|p| p.id.clone()).unwrap_or_default();
-    let verdict = match wait(ecs, service, &id, seen_events, options, &mut event, |_| {}).await? {
-        Outcome::Stable(_) => format!("rolled back to {}, which is running", short_name(&target)),
-        Outcome::Failed(why) | Outcome::ReplacedByEcs(why) | Outcome::TimedOut(why) => {
-            format!("rolled back to {}, which is not healthy either: {why}", short_name(&target))
-        }
-    };
+    let verdict =
+        match wait(ecs, service, &id, seen_events, options, &mut event, |_| {}).await.with_context(cannot)? {
+            Outcome::Stable(_) => format!("rolled back to {}, which is running", short_name(&target)),
+            Outcome::Failed(why) | Outcome::ReplacedByEcs(why) | Outcome::TimedOut(why) => {
+                format!("rolled back to {}, which is not healthy either: {why}", short_name(&target))
+            }
+        };
     bail!(Failed { code: EXIT_ROLLED_BACK, message: format!("{message}; {verdict}") })
 }
 

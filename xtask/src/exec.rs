@@ -611,7 +611,7 @@ impl<'w> Executor<'w> {
             }
             deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
         };
-        deploy::fail_and_roll_back(
+        let Err(failed) = deploy::fail_and_roll_back(
             ecs,
             name,
             &target,
@@ -621,8 +621,8 @@ impl<'w> Executor<'w> {
             self.options.wait,
             |event| self.progress.line(&format!("{step:<18} event: {event}")),
         )
-        .await
-        .map(|()| Outcome::Skipped(String::new()))
+        .await;
+        Err(failed)
     }
 }
 
