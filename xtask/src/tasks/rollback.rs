@@ -39,7 +39,12 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
                 let wanted = format!("{family}:{revision}");
                 ecs.task_definition(&wanted)
                     .await?
-                    .with_context(|| format!("{wanted} does not exist; `cargo xtask status` shows the revisions"))?;
+                    .with_context(|| {
+                    format!(
+                        "{wanted} does not exist; `aws ecs list-task-definitions --family-prefix \
+                         {family}` lists the revisions"
+                    )
+                })?;
                 wanted
             }
             Some(commit) => find_commit(&ecs, &family, commit).await?,
