@@ -49,7 +49,8 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
             }
             Some(commit) => find_commit(&ecs, &family, commit).await?,
         };
-        if short_name(&target) == short_name(&current) {
+        let force = flags.deploy.force_new_deployment;
+        if short_name(&target) == short_name(&current) && !force {
             println!("{name} runs {} already: nothing to do", short_name(&target));
             return Ok(());
         }
@@ -57,7 +58,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         let commit = taskdef::commit_of(&definition).unwrap_or("").to_string();
         println!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
         let mut seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
-        let after = ecs.update(name, &target, false).await?;
+        let after = ecs.update(name, &target, force).await?;
         let id = after.primary().map(|p| p.id.clone()).context("ECS started no PRIMARY deployment")?;
         let outcome = deploy::wait(
             &ecs,
