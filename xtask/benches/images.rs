@@ -11,6 +11,8 @@
 //! 3. Peak resident memory of `xtask build` on a 1 GiB build context.
 
 // Shared with the tests, which use more of it than this benchmark does.
+#[path = "support/pipeline.rs"]
+mod pipeline;
 #[allow(dead_code)]
 #[path = "../tests/it/servers.rs"]
 mod servers;
@@ -22,6 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pipeline::{aws_env, command, docker_login, header, median, refresh_payloads, row, run};
 use support::git;
 
 const SERVICES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -38,35 +41,23 @@ fn main() {
     project(root, s.registry_port, &prefix);
     let env = aws_env(s.moto_port);
 
-    // The CLI baseline logs in the way the replaced scripts do, into a
-    // throw-away config directory so no real docker config is touched.
-    let docker_config = tempfile::tempdir().unwrap();
-    let mut login = Command::new("docker")
-        .args(["--config", docker_config.path().to_str().unwrap(), "login", "--username", servers::ECR_USER])
-        .args(["--password-stdin", &format!("127.0.0.1:{}", s.registry_port)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(login.stdin.as_mut().unwrap(), servers::ECR_PASSWORD.as_bytes()).unwrap();
-    drop(login.stdin.take());
-    assert!(login.wait().unwrap().success(), "docker login to the bench registry");
+    let docker_config = docker_login(s.registry_port, servers::ECR_USER, servers::ECR_PASSWORD);
 
     let (mut tool, mut sequential, mut cli) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         // Fresh content and a fresh commit: every image is new to the engine and the registry.
-        refresh_payloads(root, &format!("tool-{round}"));
+        refresh_payloads(root, &SERVICES, &format!("tool-{round}"));
         let start = Instant::now();
         run(binary, root, &["push", "--env", "dev"], &env);
         tool.push(start.elapsed());
 
         // One step at a time, like the CLI below: the tool's own overhead.
-        refresh_payloads(root, &format!("sequential-{round}"));
+        refresh_payloads(root, &SERVICES, &format!("sequential-{round}"));
         let start = Instant::now();
         run(binary, root, &["push", "--env", "dev", "--jobs", "1"], &env);
         sequential.push(start.elapsed());
 
-        refresh_payloads(root, &format!("cli-{round}"));
+        refresh_payloads(root, &SERVICES, &format!("cli-{round}"));
         let sha = git_short_sha(root);
         let full_sha = git(root, &["rev-parse", "HEAD"]);
         let start = Instant::now();
@@ -76,7 +67,8 @@ fn main() {
             let revision = format!("org.opencontainers.image.revision={full_sha}");
             let created = format!("org.opencontainers.image.created={}", rfc3339_now());
             let context = format!("services/{service}");
-            docker(
+            command(
+                "docker",
                 docker_config.path(),
                 &[
                     "build",
@@ -92,11 +84,12 @@ fn main() {
                     &context,
                 ],
                 root,
+                &[],
             );
         }
         for service in SERVICES {
             let image = format!("127.0.0.1:{}/{prefix}/{service}:{sha}", s.registry_port);
-            docker(docker_config.path(), &["push", "-q", &image], root);
+            command("docker", docker_config.path(), &["push", "-q", &image], root, &[]);
         }
         cli.push(start.elapsed());
     }
@@ -111,7 +104,7 @@ fn main() {
         .collect();
 
     let (tool_median, cli_median) = (median(&tool), median(&cli));
-    println!("{:<52} {:>6} {:>10} {:>10} {:>10}", "case", "runs", "median", "min", "max");
+    header();
     row(&format!("xtask push, {} services, fresh content", SERVICES.len()), &tool);
     row(&format!("xtask push --jobs 1, {} services, fresh content", SERVICES.len()), &sequential);
     row("docker build + docker push, one after the other", &cli);
@@ -124,15 +117,6 @@ fn main() {
         "peak memory of xtask build, {big_context_mib} MiB context: {:.1} MiB (budget: under 150)",
         peak as f64 / 1024.0
     );
-}
-
-fn aws_env(moto_port: u16) -> Vec<(String, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{moto_port}")),
-        ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-    ]
 }
 
 fn project(root: &Path, registry_port: u16, prefix: &str) {
@@ -153,26 +137,6 @@ fn project(root: &Path, registry_port: u16, prefix: &str) {
         write(&format!("services/{service}/Dockerfile"), "FROM scratch\nCOPY payload /payload\n");
     }
     git(root, &["init", "-q"]);
-}
-
-/// Gives every service 2 MiB of content no image has yet, and commits it.
-fn refresh_payloads(root: &Path, salt: &str) {
-    for service in SERVICES {
-        let mut payload = Vec::with_capacity(2 << 20);
-        let mut state = salt
-            .bytes()
-            .chain(service.bytes())
-            .fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        while payload.len() < 2 << 20 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            payload.extend_from_slice(&state.to_le_bytes());
-        }
-        fs::write(root.join(format!("services/{service}/payload")), payload).unwrap();
-    }
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", salt]);
 }
 
 /// Peak resident set of `xtask build` on a service whose context is `mib` MiB.
@@ -227,27 +191,6 @@ fn big_context_peak(
     peak_kib
 }
 
-fn run(binary: &str, root: &Path, args: &[&str], env: &[(String, String)]) {
-    let out = Command::new(binary)
-        .args(args)
-        .current_dir(root)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xtask {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn docker(config: &Path, args: &[&str], root: &Path) {
-    let out =
-        Command::new("docker").arg("--config").arg(config).args(args).current_dir(root).output().unwrap();
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 fn git_short_sha(root: &Path) -> String {
     git(root, &["rev-parse", "--short=12", "HEAD"])
 }
@@ -255,23 +198,4 @@ fn git_short_sha(root: &Path) -> String {
 fn rfc3339_now() -> String {
     let out = Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
-fn row(case: &str, times: &[Duration]) {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
-    println!(
-        "{case:<52} {:>6} {:>10} {:>10} {:>10}",
-        times.len(),
-        ms(median(times)),
-        ms(sorted[0]),
-        ms(sorted[sorted.len() - 1])
-    );
 }

@@ -11,6 +11,8 @@
 //!    wait, which is what such scripts skip), measured in the same run;
 //! 3. `xtask release` again with nothing changed (the no-op release).
 
+#[path = "support/pipeline.rs"]
+mod pipeline;
 #[allow(dead_code)]
 #[path = "../tests/it/servers.rs"]
 mod servers;
@@ -19,9 +21,9 @@ mod support;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pipeline::{aws_env, command, docker_login, header, median, refresh_payloads, row, run};
 use support::git;
 
 const SERVICES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -36,29 +38,19 @@ fn main() {
     let prefix = format!("rel{}", std::process::id());
     project(root, s.registry_port, &prefix);
     let env = aws_env(s.moto_port);
-    create_ecs(s.moto_port, &prefix);
+    servers::create_ecs(s.moto_port, &prefix, &SERVICES);
 
-    let docker_config = tempfile::tempdir().unwrap();
-    let mut login = Command::new("docker")
-        .args(["--config", docker_config.path().to_str().unwrap(), "login", "--username", servers::ECR_USER])
-        .args(["--password-stdin", &format!("127.0.0.1:{}", s.registry_port)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(login.stdin.as_mut().unwrap(), servers::ECR_PASSWORD.as_bytes()).unwrap();
-    drop(login.stdin.take());
-    assert!(login.wait().unwrap().success(), "docker login to the bench registry");
+    let docker_config = docker_login(s.registry_port, servers::ECR_USER, servers::ECR_PASSWORD);
 
     let release = ["release", "--env", "dev", "--poll-interval", "200ms"];
     let (mut tool, mut script) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        refresh_payloads(root, &format!("tool-{round}"));
+        refresh_payloads(root, &SERVICES, &format!("tool-{round}"));
         let start = Instant::now();
         run(binary, root, &release, &env);
         tool.push(start.elapsed());
 
-        refresh_payloads(root, &format!("script-{round}"));
+        refresh_payloads(root, &SERVICES, &format!("script-{round}"));
         let sha = git(root, &["rev-parse", "--short=12", "HEAD"]);
         let full_sha = git(root, &["rev-parse", "HEAD"]);
         let start = Instant::now();
@@ -116,7 +108,7 @@ fn main() {
         })
         .collect();
 
-    println!("{:<60} {:>6} {:>10} {:>10} {:>10}", "case", "runs", "median", "min", "max");
+    header();
     row("xtask release, 3 services, fresh content (with the wait)", &tool);
     row("docker build/push + aws register/update-service, in turn", &script);
     println!(
@@ -125,16 +117,6 @@ fn main() {
     );
     row("xtask release, nothing changed", &noop);
     println!("no-op release median: {:.0} ms (budget: under 1000 ms)", median(&noop).as_secs_f64() * 1e3);
-}
-
-fn aws_env(moto_port: u16) -> Vec<(String, String)> {
-    vec![
-        ("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{moto_port}")),
-        ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
-        ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
-        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-    ]
 }
 
 const TEMPLATE: &str = r#"{
@@ -185,112 +167,4 @@ fn project(root: &Path, registry_port: u16, prefix: &str) {
     }
     write(".gitignore", "/services/*/*.env\n");
     git(root, &["init", "-q"]);
-}
-
-/// The cluster and, per service, a bootstrap definition and a Fargate
-/// service, as infrastructure code would have created them.
-fn create_ecs(port: u16, prefix: &str) {
-    let env = aws_env(port);
-    let aws = |args: &[&str]| -> serde_json::Value {
-        let out = Command::new("aws")
-            .args(args)
-            .args(["--output", "json"])
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("run the AWS CLI");
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
-    aws(&["ecs", "create-cluster", "--cluster-name", prefix]);
-    let subnet = aws(&["ec2", "describe-subnets"])["Subnets"][0]["SubnetId"].as_str().unwrap().to_string();
-    let group = aws(&["ec2", "describe-security-groups"])["SecurityGroups"][0]["GroupId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for service in SERVICES {
-        let definition = task_definition(prefix, service, "bootstrap:1");
-        aws(&["ecs", "register-task-definition", "--cli-input-json", &definition]);
-        let network = format!("awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}]}}");
-        let family = format!("{prefix}-{service}");
-        aws(&[
-            "ecs",
-            "create-service",
-            "--cluster",
-            prefix,
-            "--service-name",
-            service,
-            "--task-definition",
-            &family,
-            "--desired-count",
-            "1",
-            "--launch-type",
-            "FARGATE",
-            "--network-configuration",
-            &network,
-        ]);
-    }
-}
-
-/// Gives every service 2 MiB of content no image has yet, and commits it.
-fn refresh_payloads(root: &Path, salt: &str) {
-    for service in SERVICES {
-        let mut payload = Vec::with_capacity(2 << 20);
-        let mut state = salt
-            .bytes()
-            .chain(service.bytes())
-            .fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        while payload.len() < 2 << 20 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            payload.extend_from_slice(&state.to_le_bytes());
-        }
-        fs::write(root.join(format!("services/{service}/payload")), payload).unwrap();
-    }
-    git(root, &["add", "-A"]);
-    git(root, &["commit", "-q", "-m", salt]);
-}
-
-fn run(binary: &str, root: &Path, args: &[&str], env: &[(String, String)]) {
-    let out = Command::new(binary)
-        .args(args)
-        .current_dir(root)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xtask {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs the docker or AWS CLI the way a script does, failing loudly.
-fn command(program: &str, docker_config: &Path, args: &[&str], root: &Path, env: &[(String, String)]) {
-    let mut command = Command::new(program);
-    if program == "docker" {
-        command.arg("--config").arg(docker_config);
-    }
-    let out = command.args(args).current_dir(root).envs(env.iter().map(|(k, v)| (k, v))).output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    sorted[sorted.len() / 2]
-}
-
-fn row(case: &str, times: &[Duration]) {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
-    println!(
-        "{case:<60} {:>6} {:>10} {:>10} {:>10}",
-        times.len(),
-        ms(median(times)),
-        ms(sorted[0]),
-        ms(sorted[sorted.len() - 1])
-    );
 }

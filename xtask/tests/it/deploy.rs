@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::harness::{Repo, Run};
 use crate::proxy::{Fault, Proxy};
-use crate::servers::{servers, Moto, ECR_PASSWORD, ECR_USER};
+use crate::servers::{aws, create_ecs, servers, Moto, ECR_PASSWORD, ECR_USER};
 
 /// A project with two deployable services, `app` and `worker`, each a tiny
 /// image FROM scratch with a Fargate task definition. Names (repositories,
@@ -64,76 +64,15 @@ fn project() -> Project {
 
 impl Project {
     fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
-        let endpoint = format!("http://127.0.0.1:{aws_port}");
-        self.repo.xtask_with(
-            args,
-            &[
-                ("AWS_ENDPOINT_URL", &endpoint),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-            ],
-        )
+        self.repo.xtask_aws(args, aws_port)
     }
 
     fn family(&self, service: &str) -> String {
         format!("{}-{service}", self.prefix)
     }
 
-    /// The cluster, and for each service a bootstrap task definition
-    /// (revision 1) and a Fargate service running it, as infrastructure code
-    /// would have created them.
     fn create_ecs(&self, aws_port: u16, services: &[&str]) {
-        aws(aws_port, &["ecs", "create-cluster", "--cluster-name", &self.prefix]);
-        let subnet = aws(aws_port, &["ec2", "describe-subnets"])["Subnets"][0]["SubnetId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let group = aws(aws_port, &["ec2", "describe-security-groups"])["SecurityGroups"][0]["GroupId"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        for service in services {
-            let family = self.family(service);
-            aws(
-                aws_port,
-                &[
-                    "ecs",
-                    "register-task-definition",
-                    "--family",
-                    &family,
-                    "--requires-compatibilities",
-                    "FARGATE",
-                    "--network-mode",
-                    "awsvpc",
-                    "--cpu",
-                    "256",
-                    "--memory",
-                    "512",
-                    "--container-definitions",
-                    &format!(r#"[{{"name":"{service}","image":"bootstrap:1"}}]"#),
-                ],
-            );
-            aws(
-                aws_port,
-                &[
-                    "ecs",
-                    "create-service",
-                    "--cluster",
-                    &self.prefix,
-                    "--service-name",
-                    service,
-                    "--task-definition",
-                    &family,
-                    "--desired-count",
-                    "1",
-                    "--launch-type",
-                    "FARGATE",
-                    "--network-configuration",
-                    &format!("awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}]}}"),
-                ],
-            );
-        }
+        create_ecs(aws_port, &self.prefix, services);
     }
 
     fn service(&self, aws_port: u16, service: &str) -> Value {
@@ -160,30 +99,6 @@ impl Project {
 
     fn image(&self, service: &str) -> String {
         format!("127.0.0.1:{}/{}/{service}", self.registry_port, self.prefix)
-    }
-}
-
-/// The AWS CLI against moto, its output parsed.
-fn aws(port: u16, args: &[&str]) -> Value {
-    let out = Command::new("aws")
-        .args(args)
-        .args([
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--region",
-            "us-east-1",
-            "--output",
-            "json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .expect("run the AWS CLI (pip install awscli)");
-    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    if out.stdout.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout).unwrap()
     }
 }
 

@@ -118,6 +118,20 @@ impl Repo {
         self.xtask_with(args, &[])
     }
 
+    /// Runs xtask with AWS pointed at `aws_port` (moto, or a proxy before it).
+    pub fn xtask_aws(&self, args: &[&str], aws_port: u16) -> Run {
+        let endpoint = format!("http://127.0.0.1:{aws_port}");
+        self.xtask_with(
+            args,
+            &[
+                ("AWS_ENDPOINT_URL", &endpoint),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+        )
+    }
+
     pub fn xtask_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut command = self.isolated(Command::new(env!("CARGO_BIN_EXE_xtask")));
         command.args(args).envs(vars.iter().copied());

@@ -60,18 +60,8 @@ impl Images {
         format!("127.0.0.1:{port}/{}/{service}:{}", self.prefix, self.repo.short_sha())
     }
 
-    /// Runs xtask with AWS pointed at `aws_port` (moto, or a proxy before it).
     fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
-        let endpoint = format!("http://127.0.0.1:{aws_port}");
-        self.repo.xtask_with(
-            args,
-            &[
-                ("AWS_ENDPOINT_URL", &endpoint),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-            ],
-        )
+        self.repo.xtask_aws(args, aws_port)
     }
 }
 

@@ -150,3 +150,84 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// The AWS CLI against moto on `port`, its output parsed (`null` when empty).
+pub fn aws(port: u16, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("aws")
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("run the AWS CLI (pip install awscli)");
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    if out.stdout.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// The cluster, and for each service a bootstrap task definition (revision
+/// 1 of the family `<cluster>-<service>`) and a Fargate service with one task
+/// running it, on moto's default subnet and security group: what
+/// infrastructure code creates before the first release.
+pub fn create_ecs(port: u16, cluster: &str, services: &[&str]) {
+    aws(port, &["ecs", "create-cluster", "--cluster-name", cluster]);
+    let subnet =
+        aws(port, &["ec2", "describe-subnets"])["Subnets"][0]["SubnetId"].as_str().unwrap().to_string();
+    let group = aws(port, &["ec2", "describe-security-groups"])["SecurityGroups"][0]["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let network = format!("awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}]}}");
+    for service in services {
+        let family = format!("{cluster}-{service}");
+        let containers = format!(r#"[{{"name":"{service}","image":"bootstrap:1"}}]"#);
+        aws(
+            port,
+            &[
+                "ecs",
+                "register-task-definition",
+                "--family",
+                &family,
+                "--requires-compatibilities",
+                "FARGATE",
+                "--network-mode",
+                "awsvpc",
+                "--cpu",
+                "256",
+                "--memory",
+                "512",
+                "--container-definitions",
+                &containers,
+            ],
+        );
+        aws(
+            port,
+            &[
+                "ecs",
+                "create-service",
+                "--cluster",
+                cluster,
+                "--service-name",
+                service,
+                "--task-definition",
+                &family,
+                "--desired-count",
+                "1",
+                "--launch-type",
+                "FARGATE",
+                "--network-configuration",
+                &network,
+            ],
+        );
+    }
+}
