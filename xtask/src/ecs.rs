@@ -174,46 +174,19 @@ impl Ecs {
                 self.cluster
             );
         };
-        let deployments = service
-            .deployments()
-            .iter()
-            .map(|d| DeploymentState {
-                id: d.id().unwrap_or_default().to_string(),
-                status: d.status().unwrap_or_default().to_string(),
-                task_definition: d.task_definition().unwrap_or_default().to_string(),
-                rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
-                rollout_reason: d.rollout_state_reason().map(str::to_string),
-                desired: d.desired_count(),
-                running: d.running_count(),
-                failed_tasks: d.failed_tasks(),
-            })
-            .collect();
-        Ok(ServiceState {
-            arn: service.service_arn().unwrap_or_default().to_string(),
-            task_definition: service.task_definition().unwrap_or_default().to_string(),
-            desired: service.desired_count(),
-            running: service.running_count(),
-            deployments,
-            events: service
-                .events()
-                .iter()
-                .map(|e| Event {
-                    id: e.id().unwrap_or_default().to_string(),
-                    message: e.message().unwrap_or_default().to_string(),
-                })
-                .collect(),
-        })
+        Ok(state_of(service))
     }
 
     /// Points the service at a task definition; returns the service as ECS
-    /// left it, whose PRIMARY deployment is the one this update started.
+    /// answered the update, whose PRIMARY deployment is the one it started.
     pub(crate) async fn update(
         &self,
         service: &str,
         task_definition: &str,
         force: bool,
     ) -> Result<ServiceState> {
-        self.client
+        let output = self
+            .client
             .update_service()
             .cluster(&self.cluster)
             .service(service)
@@ -222,7 +195,7 @@ impl Ecs {
             .send()
             .await
             .map_err(|e| self.service_error(e, service, "update"))?;
-        self.service(service).await
+        output.service().map(state_of).context("ECS answered the update without the service")
     }
 
     pub(crate) async fn tags(&self, service_arn: &str) -> Result<BTreeMap<String, String>> {
@@ -317,6 +290,39 @@ impl Ecs {
             ),
             _ => aws_error(e, &format!("{verb} ECS service {service}")),
         }
+    }
+}
+
+/// The parts of a described (or just updated) service a release reads.
+fn state_of(service: &aws_sdk_ecs::types::Service) -> ServiceState {
+    let deployments = service
+        .deployments()
+        .iter()
+        .map(|d| DeploymentState {
+            id: d.id().unwrap_or_default().to_string(),
+            status: d.status().unwrap_or_default().to_string(),
+            task_definition: d.task_definition().unwrap_or_default().to_string(),
+            rollout_state: d.rollout_state().map(|s| s.as_str().to_string()),
+            rollout_reason: d.rollout_state_reason().map(str::to_string),
+            desired: d.desired_count(),
+            running: d.running_count(),
+            failed_tasks: d.failed_tasks(),
+        })
+        .collect();
+    ServiceState {
+        arn: service.service_arn().unwrap_or_default().to_string(),
+        task_definition: service.task_definition().unwrap_or_default().to_string(),
+        desired: service.desired_count(),
+        running: service.running_count(),
+        deployments,
+        events: service
+            .events()
+            .iter()
+            .map(|e| Event {
+                id: e.id().unwrap_or_default().to_string(),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect(),
     }
 }
 

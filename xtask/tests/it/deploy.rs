@@ -262,9 +262,10 @@ fn ecs_rejections_throttling_and_a_circuit_breaker_rollback_each_get_their_answe
     assert_eq!(proxy.injected(), 3);
     assert_eq!(p.running_revision(s.moto_port, "app"), 1);
 
-    // ECS rolls the deployment back on its own: from the fourth look at the
-    // service on (after the precondition check, the look before the update
-    // and the one after it), ECS answers with its rollback deployment.
+    // ECS rolls the deployment back on its own: from the third look at the
+    // service on (after the precondition check and the look before the
+    // update; the update answers with the service itself), ECS answers with
+    // its rollback deployment.
     let service = p.service(s.moto_port, "app");
     let rolled_back = serde_json::json!({
         "services": [{
@@ -292,7 +293,7 @@ fn ecs_rejections_throttling_and_a_circuit_breaker_rollback_each_get_their_answe
     });
     proxy.inject_after(
         "DescribeServices",
-        3,
+        2,
         100,
         Fault::Respond { status: "200 OK", body: rolled_back.to_string() },
     );
