@@ -21,7 +21,7 @@ use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{image_reference, registry_host, Rendered};
 use crate::taskdef::{self, short_name};
-use crate::tasks::Workspace;
+use crate::tasks::{plural, Workspace};
 
 /// How many times a push is tried when the registry fails in passing.
 const PUSH_ATTEMPTS: u32 = 4;
@@ -336,7 +336,7 @@ impl<'w> Executor<'w> {
         let dockerfile = dockerfile.to_string_lossy();
         let revision = &self.workspace.revision;
         let mut labels = HashMap::from([
-            ("org.opencontainers.image.revision".to_string(), revision.sha.clone()),
+            (taskdef::REVISION_LABEL.to_string(), revision.sha.clone()),
             ("org.opencontainers.image.created".to_string(), now_rfc3339()),
         ]);
         if let Some(source) = &revision.source {
@@ -623,14 +623,6 @@ impl<'w> Executor<'w> {
         )
         .await;
         Err(failed)
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

@@ -32,13 +32,6 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
     };
     let ecs_services = services.iter().map(|s| s.ecs_service.clone()).collect();
     let summary = workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services })?;
-    if summary.changed == 0 {
-        println!(
-            "nothing to do: {} service{} already at {}",
-            services.len(),
-            if services.len() == 1 { "" } else { "s" },
-            workspace.revision.image_tag
-        );
-    }
+    workspace.report_nothing_to_do(&summary, services.len());
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::render::{image_reference, registry_host, Scope, Secrets};
 use crate::taskdef::{self, short_name};
-use crate::tasks::{runtime, Workspace};
+use crate::tasks::{plural, runtime, Workspace};
 
 pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
@@ -46,11 +46,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                 continue;
             }
             let n = changes.len();
-            println!(
-                "{}: {n} field{} differ from {registered}{note}",
-                service.name,
-                if n == 1 { "" } else { "s" }
-            );
+            println!("{}: {n} field{} differ from {registered}{note}", service.name, plural(n));
             for change in changes {
                 match (change.registered, change.rendered) {
                     (Some(old), Some(new)) => println!("  ~ {}: {old:?} -> {new:?}", change.path),

@@ -72,6 +72,18 @@ impl Workspace {
         })
     }
 
+    /// The last line of a release or deploy in which every step found its
+    /// work done already.
+    pub(crate) fn report_nothing_to_do(&self, summary: &Summary, services: usize) {
+        if summary.changed == 0 {
+            println!(
+                "nothing to do: {services} service{} already at {}",
+                plural(services),
+                self.revision.image_tag
+            );
+        }
+    }
+
     /// Refuses to publish a dirty tree unless asked to.
     pub(crate) fn require_clean(&self, allow_dirty: bool) -> Result<()> {
         if self.revision.dirty && !allow_dirty {
@@ -137,5 +149,14 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 impl DeployFlags {
     pub(crate) fn wait_options(&self) -> WaitOptions {
         WaitOptions { timeout: self.timeout, poll: self.poll_interval }
+    }
+}
+
+/// The plural ending for `n` things.
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }

@@ -6,7 +6,7 @@ use crate::exec::{Needs, Options};
 use crate::flags::Release;
 use crate::plan::{self, Plan, Step};
 use crate::render::{image_reference, registry_host, Rendered, Scope, Secrets};
-use crate::tasks::Workspace;
+use crate::tasks::{plural, Workspace};
 
 pub(crate) fn run(flags: Release) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
@@ -41,14 +41,7 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         .collect();
     let summary =
         workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services: deployed })?;
-    if summary.changed == 0 {
-        println!(
-            "nothing to do: {} service{} already at {}",
-            chosen.len(),
-            if chosen.len() == 1 { "" } else { "s" },
-            workspace.revision.image_tag
-        );
-    }
+    workspace.report_nothing_to_do(&summary, chosen.len());
     Ok(())
 }
 
@@ -70,7 +63,7 @@ pub(crate) fn describe(
         revision.short_sha,
         if revision.dirty { " (dirty tree)" } else { "" },
         service_names.len(),
-        if service_names.len() == 1 { "" } else { "s" },
+        plural(service_names.len()),
         service_names.join(", "),
     );
     out += &format!(
