@@ -24,6 +24,43 @@ pub(crate) async fn config(region: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// What the credential chain (environment, `AWS_PROFILE`, SSO,
+/// `credential_process`...) gives: `Ok(None)` for long-lived keys,
+/// `Ok(Some(expiry))` for temporary ones. Expired credentials are an error
+/// that says how to renew them. Nothing of the credentials is returned.
+pub(crate) async fn session_expiry(region: &str) -> anyhow::Result<Option<std::time::SystemTime>> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_ecr::config::ProvideCredentials;
+    let config = config(region).await;
+    let provider =
+        config.credentials_provider().ok_or_else(|| anyhow!("no AWS credential provider is set up"))?;
+    let credentials = provider.provide_credentials().await.map_err(|e| {
+        // The chain's last source (instance metadata, on a laptop) gives the
+        // error; its one-line reason says enough, the whole chain is noise.
+        let reason: String = match &e {
+            CredentialsError::CredentialsNotLoaded(_) => {
+                "none in the environment, the AWS config files, SSO or instance metadata".to_string()
+            }
+            _ => {
+                let text =
+                    std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
+                text.lines().next().unwrap_or_default().chars().take(160).collect()
+            }
+        };
+        anyhow!(
+            "no usable AWS credentials found ({reason}); run `aws sso login` or `aws configure`, export \
+             AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    })?;
+    match credentials.expiry() {
+        Some(expiry) if expiry <= std::time::SystemTime::now() => Err(anyhow!(
+            "the AWS session has expired; renew it: `aws sso login` (with the right AWS_PROFILE exported), or \
+             fresh MFA credentials"
+        )),
+        expiry => Ok(expiry),
+    }
+}
+
 /// An AWS error as a sentence that says what to do about it.
 pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str) -> anyhow::Error
 where

@@ -60,6 +60,12 @@ impl Engine {
         Ok(Engine { docker })
     }
 
+    /// The engine's version and the API version agreed on, for `doctor`.
+    pub(crate) async fn version(&self) -> Result<(String, String)> {
+        let version = self.docker.version().await.context("ask the Docker Engine for its version")?;
+        Ok((version.version.unwrap_or_default(), self.docker.client_version().to_string()))
+    }
+
     pub(crate) async fn has_image(&self, reference: &str) -> Result<bool> {
         match self.docker.inspect_image(reference).await {
             Ok(_) => Ok(true),

@@ -158,6 +158,23 @@ impl Ecs {
         Ok(arns)
     }
 
+    /// The cluster's status (`ACTIVE`...) and how many services it has, or
+    /// `None` when there is no such cluster.
+    pub(crate) async fn cluster(&self) -> Result<Option<(String, i32)>> {
+        let output = self
+            .client
+            .describe_clusters()
+            .clusters(&self.cluster)
+            .send()
+            .await
+            .map_err(|e| aws_error(e, &format!("describe ECS cluster {}", self.cluster)))?;
+        Ok(output
+            .clusters()
+            .iter()
+            .find(|c| c.status() != Some("INACTIVE"))
+            .map(|c| (c.status().unwrap_or("?").to_string(), c.active_services_count())))
+    }
+
     pub(crate) async fn service(&self, name: &str) -> Result<ServiceState> {
         let output = self
             .client

@@ -185,26 +185,28 @@ impl<'w> Executor<'w> {
             };
             let step = &plan.nodes[i].step;
             let name = step.to_string();
-            match result {
+            let (what, failed) = match result {
                 Ok(Outcome::Done(what)) => {
                     state[i] = State::Succeeded;
                     if step.changes_something() {
                         self.changed.fetch_add(1, Ordering::SeqCst);
                     }
-                    self.progress.finish(step, &format!("{name:<18} {what}"), false);
+                    (what, false)
                 }
                 Ok(Outcome::Skipped(why)) => {
                     state[i] = State::Succeeded;
-                    self.progress.finish(step, &format!("{name:<18} skipped: {why}"), false);
+                    (format!("skipped: {why}"), false)
                 }
                 Err(e) => {
                     state[i] = State::Failed;
                     if let Some(failed) = e.downcast_ref::<deploy::Failed>() {
                         self.exit_code.fetch_max(failed.code, Ordering::SeqCst);
                     }
-                    self.progress.finish(step, &format!("{name:<18} FAILED: {e:#}"), true);
+                    (format!("FAILED: {e:#}"), true)
                 }
-            }
+            };
+            crate::ci::record(&name, &what);
+            self.progress.finish(step, &format!("{name:<18} {what}"), failed);
         }
         self.progress.erase();
         // Anything still waiting sits behind a failure.
@@ -637,8 +639,7 @@ struct Progress {
 impl Progress {
     fn new() -> Progress {
         use std::io::IsTerminal;
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        Progress { live: std::io::stderr().is_terminal() && !ci, steps: Default::default() }
+        Progress { live: std::io::stderr().is_terminal() && !crate::ci::active(), steps: Default::default() }
     }
 
     fn start(&self, step: &Step) {

@@ -25,6 +25,10 @@ pub(crate) enum Command {
     Diff(Diff),
     Status(Status),
     Rollback(Rollback),
+    Ci(Ci),
+    PrePush(PrePush),
+    Hooks(Hooks),
+    Doctor(Doctor),
 }
 
 /// Write each service's env file for local docker compose.
@@ -238,6 +242,102 @@ pub(crate) struct Rollback {
     pub(crate) confirm: Confirm,
     #[command(flatten)]
     pub(crate) deploy: DeployFlags,
+}
+
+/// Run a CI pipeline stage: the same code a developer runs locally.
+///
+/// `check` runs the pre-push checks, then clippy and the tests; `build`,
+/// `publish` and `deploy` are `cargo xtask build`, `push` and `deploy`.
+/// In CI (CI=true) output is plain lines, every error is also printed as a
+/// GitHub Actions annotation (`::error file=...,line=...::`, on the line of
+/// the file it names), and when GITHUB_STEP_SUMMARY is set a Markdown
+/// summary of the steps is appended to it. Any command does this in CI; the
+/// stages name what a pipeline calls.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask ci check\n  cargo xtask ci build --env prod\n  \
+                        cargo xtask ci publish --env prod\n  cargo xtask ci deploy --env prod")]
+pub(crate) struct Ci {
+    #[command(subcommand)]
+    pub(crate) stage: CiStage,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CiStage {
+    /// The pre-push checks, then `cargo clippy -D warnings` and `cargo test` over the workspace.
+    Check(CiCheck),
+    /// Build the images for the commit (`cargo xtask build`).
+    Build(Build),
+    /// Push the commit's images to the environment's registry (`cargo xtask push`).
+    Publish(Push),
+    /// Register, deploy and wait for the commit's pushed images (`cargo xtask deploy`).
+    Deploy(Deploy),
+}
+
+/// What `ci check` runs.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask ci check\n  cargo xtask ci check --no-tests")]
+pub(crate) struct CiCheck {
+    /// Leave out `cargo test` (for a pipeline that runs the tests in a job of their own).
+    #[arg(long)]
+    pub(crate) no_tests: bool,
+}
+
+/// The fast offline checks a git pre-push hook runs.
+///
+/// Every environment file loads; every template renders for every
+/// environment; task definitions are valid JSON with secrets only as ARN
+/// references; generated env files are up to date, 0600 and ignored by git;
+/// no generated env file is tracked; `cargo fmt --check`. No network, no
+/// Docker Engine and no AWS session needed. Process variables that only
+/// the release has (CI secrets) may be missing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask pre-push\n  cargo xtask hooks install")]
+pub(crate) struct PrePush {}
+
+/// Install or remove the git pre-push hook that runs `cargo xtask pre-push`.
+///
+/// The hook goes where git looks for it (`core.hooksPath`, else
+/// `.git/hooks`). An existing hook that the tool did not install is never
+/// replaced or removed: the command refuses and says how to chain the two.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask hooks install\n  cargo xtask hooks uninstall")]
+pub(crate) struct Hooks {
+    #[command(subcommand)]
+    pub(crate) action: HooksAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HooksAction {
+    /// Install the pre-push hook (refuses to replace a hook of someone else's).
+    Install,
+    /// Remove the pre-push hook, if cargo xtask installed it.
+    Uninstall,
+}
+
+/// Check the set-up and say how to fix whatever is wrong.
+///
+/// Checks everything at once and prints each finding with its fix: the git
+/// repository and tree; the Docker Engine and its API version; the
+/// environment files; and with `--env`, the templates and the process
+/// variables they need, that generated files are ignored by git, AWS
+/// credentials (present, not expired), the AWS endpoint and the registry
+/// reachable, an ECR token, the ECS cluster and services. `--reach` checks
+/// other endpoints (a database, an API); a connection that fails is
+/// diagnosed: does the name resolve, is the port closed or silent, and the
+/// usual causes. Exits 1 when a check fails.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask doctor\n  cargo xtask doctor --env prod\n  \
+                        cargo xtask doctor --env prod --reach postgres://db.internal.example.com:5432")]
+pub(crate) struct Doctor {
+    /// Also check this environment's AWS account, registry, cluster and services (a file under `env/`).
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: Option<String>,
+    /// Also check that this endpoint answers (repeatable): a URL or `host:port`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) reach: Vec<String>,
+    /// How long a connection may take before it counts as unanswered.
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) connect_timeout: std::time::Duration,
 }
 
 /// Consent to change a protected environment.

@@ -86,6 +86,48 @@ impl Git {
         Ok(Revision { sha, short_sha, dirty, tags, image_tag, source })
     }
 
+    /// Tracked `.env` files whose staged content the tool generated: files
+    /// that can hold secrets and are one push away from leaking them.
+    /// Only `.env` files are read, since the tool writes no other kind.
+    pub(crate) fn tracked_generated_env_files(&self, marker: &str) -> Result<Vec<PathBuf>> {
+        let index = self.repo.index().context("read the git index")?;
+        let mut found = Vec::new();
+        for entry in index.iter() {
+            if !entry.path.ends_with(b".env") {
+                continue;
+            }
+            let blob = self.repo.find_blob(entry.id).context("read a staged file from the git index")?;
+            if blob.content().starts_with(marker.as_bytes()) {
+                found.push(PathBuf::from(String::from_utf8_lossy(&entry.path).into_owned()));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The branch HEAD is on, or `None` when HEAD is detached.
+    pub(crate) fn branch(&self) -> Option<String> {
+        let head = self.repo.head().ok()?;
+        if self.repo.head_detached().unwrap_or(false) {
+            return None;
+        }
+        head.shorthand().map(str::to_string)
+    }
+
+    /// The folder git runs hooks from: `core.hooksPath` if set (relative to
+    /// the work tree), else `hooks` in the repository's common git folder.
+    pub(crate) fn hooks_dir(&self) -> Result<PathBuf> {
+        let config = self.repo.config().context("read the git configuration")?;
+        match config.get_path("core.hooksPath") {
+            Ok(path) if path.is_absolute() => Ok(path),
+            Ok(path) => Ok(self.workdir.join(path)),
+            Err(_) => Ok(self.repo.commondir().join("hooks")),
+        }
+    }
+
+    pub(crate) fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
     pub(crate) fn path_state(&self, path: &Path) -> Result<PathState> {
         let relative = path.strip_prefix(&self.workdir).unwrap_or(path);
         let index = self.repo.index().context("read the git index")?;

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the release tool. Parses flags and dispatches; nothing else.
 
 mod aws;
+mod ci;
 mod context;
 mod deploy;
 mod docker;
@@ -8,8 +9,10 @@ mod ecr;
 mod ecs;
 mod exec;
 mod files;
+mod findings;
 mod flags;
 mod git;
+mod net;
 mod plan;
 mod project;
 mod render;
@@ -22,6 +25,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = flags::Cli::parse();
+    let started = std::time::Instant::now();
     let result = match cli.command {
         flags::Command::DevEnv(flags) => tasks::dev_env::run(flags),
         flags::Command::Render(flags) => tasks::render::run(flags),
@@ -32,13 +36,24 @@ fn main() -> ExitCode {
         flags::Command::Diff(flags) => tasks::diff::run(flags),
         flags::Command::Status(flags) => tasks::status::run(flags),
         flags::Command::Rollback(flags) => tasks::rollback::run(flags),
+        flags::Command::Ci(flags) => tasks::ci::run(flags),
+        flags::Command::PrePush(flags) => tasks::pre_push::run(flags),
+        flags::Command::Hooks(flags) => tasks::hooks::run(flags),
+        flags::Command::Doctor(flags) => tasks::doctor::run(flags),
     };
+    // In CI the outcome is also reported where the CI system shows it.
+    let title = format!("cargo xtask {}", command_words());
+    let message = result.as_ref().err().map(|e| format!("{e:#}"));
+    if let Err(e) = ci::write_summary(&title, started.elapsed(), message.as_deref()) {
+        eprintln!("warning: {e:#}");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` prints the chain of contexts on one line and, unlike
             // `Debug`, never a backtrace, even with RUST_BACKTRACE set.
             eprintln!("error: {error:#}");
+            ci::annotate(&title, &format!("{error:#}"));
             // A deployment that failed and was rolled back has its own code,
             // so a pipeline can tell it from a tool that could not start.
             match error.downcast_ref::<deploy::Failed>() {
@@ -47,4 +62,10 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The command as typed, flags left out (`ci build`), to title annotations
+/// and summaries.
+fn command_words() -> String {
+    std::env::args().skip(1).take_while(|a| !a.starts_with('-')).collect::<Vec<_>>().join(" ")
 }

@@ -333,6 +333,11 @@ impl<'p> Renderer<'p> {
         self.jinja.render_str(source, value).map_err(|e| format!("{origin}: {}", describe(&e)))
     }
 
+    /// The process variables templates asked for and the process lacks, sorted.
+    pub(crate) fn missing_variables(&self) -> Vec<String> {
+        self.shared.lock().unwrap().missing.keys().cloned().collect()
+    }
+
     /// Turns the process variables that were missing into problems, one per
     /// variable, naming the templates that need it.
     pub(crate) fn finish(&self, problems: &mut Vec<String>) {
@@ -346,6 +351,40 @@ impl<'p> Renderer<'p> {
             ));
         }
     }
+}
+
+/// What rendering some services gave: the outputs of those that rendered,
+/// every template problem, and the process variables that were missing
+/// (reported apart, since only some callers require them).
+pub(crate) struct Report<'s> {
+    pub(crate) rendered: Vec<(&'s Service, Rendered)>,
+    pub(crate) problems: Vec<String>,
+    pub(crate) missing: Vec<String>,
+    /// The missing variables as problems, naming the templates that need each.
+    pub(crate) missing_problems: Vec<String>,
+}
+
+/// Renders every given service for one environment, collecting every problem.
+pub(crate) fn render_all<'s>(
+    project: &Project,
+    environment: &Environment,
+    revision: &Revision,
+    services: &[&'s Service],
+    scope: Scope,
+    secrets: Secrets,
+) -> Report<'s> {
+    let mut renderer = Renderer::new(project, environment, revision, secrets);
+    let mut problems = Vec::new();
+    let mut rendered = Vec::with_capacity(services.len());
+    for &service in services {
+        match renderer.render_service(service, scope) {
+            Ok(outputs) => rendered.push((service, outputs)),
+            Err(mut service_problems) => problems.append(&mut service_problems),
+        }
+    }
+    let mut missing_problems = Vec::new();
+    renderer.finish(&mut missing_problems);
+    Report { rendered, problems, missing: renderer.missing_variables(), missing_problems }
 }
 
 fn render_template<C: Serialize>(

@@ -9,16 +9,37 @@ use anyhow::{bail, Result};
 use crate::files::{is_generated, write_atomic, GENERATED_MARKER};
 use crate::flags::DevEnv;
 use crate::git::PathState;
-use crate::render::{Scope, Secrets};
+use crate::project::Service;
+use crate::render::{Rendered, Scope, Secrets};
 use crate::tasks::Workspace;
 
 /// Generated env files may hold credentials: readable by their owner only.
 const ENV_FILE_MODE: u32 = 0o600;
 
-struct Output {
+pub(crate) struct Output {
     /// Relative to the project root.
-    path: PathBuf,
-    contents: String,
+    pub(crate) path: PathBuf,
+    pub(crate) contents: String,
+}
+
+/// The env files a rendering gives, each with its generated header, at
+/// `services/<service>/<env>.env`.
+pub(crate) fn outputs(rendered: Vec<(&Service, Rendered)>, env: &str) -> Vec<Output> {
+    rendered
+        .into_iter()
+        .filter_map(|(service, rendered)| {
+            let body = rendered.env_file?;
+            let template = service.env_template.as_deref()?;
+            let header =
+                format!("{GENERATED_MARKER} dev-env --env {env}` from templates/{template}; do not edit\n");
+            Some(Output { path: output_path(service, env), contents: header + &body })
+        })
+        .collect()
+}
+
+/// Where `dev-env --env <env>` writes a service's env file, relative to the root.
+pub(crate) fn output_path(service: &Service, env: &str) -> PathBuf {
+    service.dir.join(format!("{env}.env"))
 }
 
 pub(crate) fn run(flags: DevEnv) -> Result<()> {
@@ -31,19 +52,7 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
     }
 
     let rendered = workspace.render(&services, Scope::EnvFiles, Secrets::Reveal)?;
-    let outputs: Vec<Output> = rendered
-        .into_iter()
-        .filter_map(|(service, rendered)| {
-            let body = rendered.env_file?;
-            let template = service.env_template.as_deref()?;
-            let header = format!(
-                "{GENERATED_MARKER} dev-env --env {}` from templates/{template}; do not edit\n",
-                flags.env
-            );
-            let path = service.dir.join(format!("{}.env", flags.env));
-            Some(Output { path, contents: header + &body })
-        })
-        .collect();
+    let outputs = outputs(rendered, &flags.env);
 
     // Every reason not to write is found before the first file is touched.
     let mut refusals = Vec::new();
@@ -96,14 +105,14 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
 }
 
 #[derive(PartialEq, Eq)]
-enum FileState {
+pub(crate) enum FileState {
     UpToDate,
     Missing,
     Stale,
     WrongMode(u32),
 }
 
-fn current_state(path: &std::path::Path, expected: &str) -> FileState {
+pub(crate) fn current_state(path: &std::path::Path, expected: &str) -> FileState {
     let Ok(text) = fs::read_to_string(path) else {
         return FileState::Missing;
     };

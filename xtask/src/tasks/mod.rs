@@ -1,9 +1,13 @@
 //! One module per user-facing command, each with one entry point, `run`.
 
 pub(crate) mod build;
+pub(crate) mod ci;
 pub(crate) mod deploy;
 pub(crate) mod dev_env;
 pub(crate) mod diff;
+pub(crate) mod doctor;
+pub(crate) mod hooks;
+pub(crate) mod pre_push;
 pub(crate) mod push;
 pub(crate) mod release;
 pub(crate) mod render;
@@ -19,7 +23,7 @@ use crate::plan::{self, Plan};
 
 use crate::git::{Git, Revision};
 use crate::project::{Environment, Project, Service};
-use crate::render::{RenderErrors, Rendered, Renderer, Scope, Secrets};
+use crate::render::{render_all, RenderErrors, Rendered, Scope, Secrets};
 
 /// What every environment-bound command starts from: the project, one
 /// environment and the git revision, each loaded once.
@@ -98,8 +102,7 @@ impl Workspace {
 
     /// A protected environment changes only with `--yes` or in CI.
     pub(crate) fn require_consent(&self, confirm: &Confirm) -> Result<()> {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        if self.environment.protected && !confirm.yes && !ci {
+        if self.environment.protected && !confirm.yes && !crate::ci::active() {
             bail!(
                 "env {} is protected (`protected = true` in env/{}.toml): pass --yes to go ahead; in CI, CI=true \
                  counts as yes",
@@ -118,20 +121,13 @@ impl Workspace {
         scope: Scope,
         secrets: Secrets,
     ) -> Result<Vec<(&'s Service, Rendered)>> {
-        let mut renderer = Renderer::new(&self.project, &self.environment, &self.revision, secrets);
-        let mut problems = Vec::new();
-        let mut rendered = Vec::with_capacity(services.len());
-        for &service in services {
-            match renderer.render_service(service, scope) {
-                Ok(outputs) => rendered.push((service, outputs)),
-                Err(mut service_problems) => problems.append(&mut service_problems),
-            }
-        }
-        renderer.finish(&mut problems);
-        if problems.is_empty() {
-            Ok(rendered)
+        let mut report =
+            render_all(&self.project, &self.environment, &self.revision, services, scope, secrets);
+        report.problems.append(&mut report.missing_problems);
+        if report.problems.is_empty() {
+            Ok(report.rendered)
         } else {
-            Err(RenderErrors(problems).into())
+            Err(RenderErrors(report.problems).into())
         }
     }
 }

@@ -113,6 +113,31 @@ impl Repo {
         out
     }
 
+    /// Runs git with `cargo` on PATH standing for `cargo xtask`: a script
+    /// that runs the real binary, so the hooks git starts run it too.
+    pub fn git_with_xtask(&self, args: &[&str]) -> Run {
+        let bin = self.path().join(".home/bin");
+        fs::create_dir_all(&bin).unwrap();
+        let cargo = bin.join("cargo");
+        fs::write(
+            &cargo,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = xtask ] || {{ echo \"fake cargo: only xtask\" >&2; exit 99; }}\nshift\n\
+                 exec \"{}\" \"$@\"\n",
+                env!("CARGO_BIN_EXE_xtask")
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let out = self.isolated(Command::new("git")).args(args).env("PATH", path).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
     /// Runs `xtask` in the repository root.
     pub fn xtask(&self, args: &[&str]) -> Run {
         self.xtask_with(args, &[])
@@ -120,16 +145,20 @@ impl Repo {
 
     /// Runs xtask with AWS pointed at `aws_port` (moto, or a proxy before it).
     pub fn xtask_aws(&self, args: &[&str], aws_port: u16) -> Run {
+        self.xtask_aws_with(args, aws_port, &[])
+    }
+
+    /// [`Repo::xtask_aws`] with more process variables.
+    pub fn xtask_aws_with(&self, args: &[&str], aws_port: u16, vars: &[(&str, &str)]) -> Run {
         let endpoint = format!("http://127.0.0.1:{aws_port}");
-        self.xtask_with(
-            args,
-            &[
-                ("AWS_ENDPOINT_URL", &endpoint),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-            ],
-        )
+        let mut all = vec![
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
+        all.extend_from_slice(vars);
+        self.xtask_with(args, &all)
     }
 
     pub fn xtask_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
@@ -158,8 +187,16 @@ impl Repo {
             .env("GIT_COMMITTER_EMAIL", "test@example.com")
             .env("RUST_BACKTRACE", "1")
             .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
             .env_remove("API_TOKEN")
             .env_remove("HONEYCOMB_API_KEY");
+        // Only the AWS session a test sets up, never the developer's.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(name);
+            }
+        }
         command
     }
 

@@ -5,6 +5,7 @@ mod dev_env;
 mod example;
 mod harness;
 mod help;
+mod hooks;
 mod images;
 mod model_errors;
 mod proxy;

@@ -1,0 +1,107 @@
+//! `cargo xtask ci <stage>`: what a pipeline calls. Each stage is the code a
+//! developer runs locally; `check` adds clippy and the tests to the pre-push
+//! checks. Annotations and the step summary are written by `main` for every
+//! command, so they are not repeated here.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use xshell::{cmd, Shell};
+
+use crate::findings::{self, Finding};
+use crate::flags::{Ci, CiCheck, CiStage};
+use crate::project::Project;
+use crate::tasks::pre_push::{self, cargo};
+use crate::tasks::{self, plural};
+
+pub(crate) fn run(flags: Ci) -> Result<()> {
+    match flags.stage {
+        CiStage::Check(check_flags) => check(check_flags),
+        CiStage::Build(build) => tasks::build::run(build),
+        CiStage::Publish(push) => tasks::push::run(push),
+        CiStage::Deploy(deploy) => tasks::deploy::run(deploy),
+    }
+}
+
+fn check(flags: CiCheck) -> Result<()> {
+    let started = Instant::now();
+    let project = Project::discover()?;
+    let mut found = pre_push::checks(&project, true);
+    if project.root.join("Cargo.toml").is_file() {
+        for finding in [Some(clippy(&project.root)), (!flags.no_tests).then(|| tests(&project.root))]
+            .into_iter()
+            .flatten()
+        {
+            findings::print(&finding);
+            found.push(finding);
+        }
+    }
+    let n = findings::verdict("ci check", &found)?;
+    println!("ci check: {n} check{} passed in {:.1}s", plural(n), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Clippy with warnings as errors. Its messages are kept in the short
+/// `file:line:col: message` form, so each becomes an annotation on its line.
+fn clippy(root: &Path) -> Finding {
+    println!("      clippy            running cargo clippy --workspace --all-targets -- -D warnings");
+    let result = (|| -> Result<(bool, String)> {
+        let sh = Shell::new()?;
+        sh.change_dir(root);
+        let cargo = cargo();
+        let locked = locked(root);
+        let out = cmd!(
+            sh,
+            "{cargo} clippy --workspace --all-targets {locked...} --message-format short -- -D warnings"
+        )
+        .quiet()
+        .ignore_status()
+        .output()?;
+        Ok((out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned()))
+    })();
+    match result {
+        Ok((true, _)) => Finding::ok("clippy", "no warnings"),
+        Ok((false, log)) => {
+            let located: Vec<String> =
+                log.lines().filter(|l| crate::ci::locate(l).is_some()).map(str::to_string).collect();
+            let details = if located.is_empty() {
+                // Not a lint but a failure to build: its log says why.
+                log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().map(str::to_string).collect()
+            } else {
+                located
+            };
+            Finding::fail("clippy", "cargo clippy found problems", "correct the lines named above")
+                .with_details(details)
+        }
+        Err(e) => Finding::fail(
+            "clippy",
+            format!("cannot run cargo clippy: {e:#}"),
+            "install it: `rustup component add clippy`",
+        ),
+    }
+}
+
+/// The workspace's tests, their output shown as it comes.
+fn tests(root: &Path) -> Finding {
+    println!("      tests             running cargo test --workspace");
+    let result = (|| -> Result<()> {
+        let sh = Shell::new()?;
+        sh.change_dir(root);
+        let cargo = cargo();
+        let locked = locked(root);
+        cmd!(sh, "{cargo} test --workspace {locked...}").quiet().run()?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Finding::ok("tests", "cargo test --workspace passed"),
+        Err(_) => {
+            Finding::fail("tests", "cargo test --workspace failed", "read the failing tests' output above")
+        }
+    }
+}
+
+/// `--locked` when the lock file is committed: CI must build what was reviewed.
+fn locked(root: &Path) -> Option<&'static str> {
+    root.join("Cargo.lock").is_file().then_some("--locked")
+}

@@ -1,0 +1,304 @@
+//! `cargo xtask pre-push`: the fast, offline checks a git pre-push hook
+//! runs, so a broken template or a committed secret never leaves the
+//! machine. No network, no engine, no AWS: it must finish in seconds.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use xshell::{cmd, Shell};
+
+use crate::files::{is_generated, GENERATED_MARKER};
+use crate::findings::{self, Finding};
+use crate::flags::PrePush;
+use crate::git::{Git, PathState};
+use crate::project::{Environment, Project};
+use crate::render::{render_all, Scope, Secrets};
+use crate::tasks::dev_env::{self, FileState};
+use crate::tasks::plural;
+
+pub(crate) fn run(_flags: PrePush) -> Result<()> {
+    let started = Instant::now();
+    let project = Project::discover()?;
+    let found = checks(&project, true);
+    match findings::verdict("pre-push", &found) {
+        Ok(n) => {
+            println!("pre-push: {n} checks passed in {:.1}s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Err(e) => Err(anyhow!(
+            "{e:#}\nfix what failed and push again (`git push --no-verify` skips these checks, at your own risk)"
+        )),
+    }
+}
+
+/// Every offline check, each printed as soon as it is done. `fmt` adds
+/// `cargo fmt --check` when the project is a Cargo workspace.
+pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let mut push = |finding: Finding| {
+        findings::print(&finding);
+        found.push(finding);
+    };
+
+    let git = match Git::open(&project.root).and_then(|git| git.revision().map(|revision| (git, revision))) {
+        Ok(pair) => Some(pair),
+        Err(e) => {
+            push(Finding::fail("git", format!("{e:#}"), "run the checks inside the project's git checkout"));
+            None
+        }
+    };
+
+    let (environments, problems) = environments(project);
+    push(if problems.is_empty() {
+        let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+        Finding::ok("environments", format!("{} valid: {}", names.len(), names.join(", ")))
+    } else {
+        Finding::fail(
+            "environments",
+            format!("{} of the environment files are invalid", problems.len()),
+            "correct the file and key named above",
+        )
+        .with_details(problems)
+    });
+
+    let Some((git, revision)) = git else { return found };
+    let task_templates: Vec<&str> =
+        project.services.iter().filter_map(|s| s.task_definition_template.as_deref()).collect();
+    let services: Vec<_> = project.services.iter().collect();
+    let (mut template_problems, mut task_problems, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+    let mut task_definitions = 0;
+    let mut env_file_findings = Vec::new();
+    let mut env_files = (0, 0);
+    for environment in &environments {
+        let report = render_all(project, environment, &revision, &services, Scope::Release, Secrets::Redact);
+        task_definitions += report.rendered.iter().filter(|(_, r)| r.task_definition.is_some()).count();
+        for problem in report.problems {
+            // The environment goes last, so the line still starts with its file and line.
+            let problem = format!("{problem} (env {})", environment.name);
+            if task_templates.iter().any(|t| problem.contains(&format!("templates/{t}"))) {
+                task_problems.push(problem);
+            } else {
+                template_problems.push(problem);
+            }
+        }
+        for variable in &report.missing {
+            if !missing.contains(variable) {
+                missing.push(variable.clone());
+            }
+        }
+        let (checked, stale) = check_env_files(project, &git, environment, &revision, &mut env_file_findings);
+        env_files.0 += checked;
+        env_files.1 += stale;
+    }
+
+    let mut templates = if template_problems.is_empty() {
+        Finding::ok(
+            "templates",
+            format!(
+                "{} environment{} x {} service{} render",
+                environments.len(),
+                plural(environments.len()),
+                services.len(),
+                plural(services.len())
+            ),
+        )
+    } else {
+        Finding::fail(
+            "templates",
+            format!("{} problem{}", template_problems.len(), plural(template_problems.len())),
+            "correct the templates at the lines named above",
+        )
+        .with_details(template_problems)
+    };
+    if !missing.is_empty() {
+        // Release-time variables (CI secrets) are not expected on a laptop.
+        templates.details.push(format!("not set here, needed at release time: {}", missing.join(", ")));
+    }
+    push(templates);
+
+    push(if task_problems.is_empty() {
+        Finding::ok(
+            "task definitions",
+            format!("{task_definitions} valid: JSON, secrets only as ARN references, images by commit"),
+        )
+    } else {
+        Finding::fail(
+            "task definitions",
+            format!("{} problem{}", task_problems.len(), plural(task_problems.len())),
+            "correct the task-definition templates; secrets go under `secrets` with an SSM or Secrets Manager ARN",
+        )
+        .with_details(task_problems)
+    });
+
+    push(if env_files.0 == 0 {
+        Finding::ok("env files", "none generated yet: nothing to compare")
+    } else if env_file_findings.is_empty() {
+        Finding::ok("env files", format!("{} generated, up to date, mode 0600, ignored by git", env_files.0))
+    } else {
+        Finding::fail(
+            "env files",
+            format!("{} problem{}", env_file_findings.len(), plural(env_file_findings.len())),
+            "run `cargo xtask dev-env --env <env>` for stale files; keep generated files out of git",
+        )
+        .with_details(env_file_findings)
+    });
+
+    push(match git.tracked_generated_env_files(GENERATED_MARKER) {
+        Ok(tracked) if tracked.is_empty() => {
+            Finding::ok("committed secrets", "no generated env file is tracked")
+        }
+        Ok(tracked) => {
+            let shown: Vec<String> = tracked.iter().map(|p| p.display().to_string()).collect();
+            Finding::fail(
+                "committed secrets",
+                format!("{} generated env file{} tracked by git", tracked.len(), plural(tracked.len())),
+                format!(
+                    "run `git rm --cached {}`, add `/services/*/*.env` to .gitignore, and rotate any secret \
+                     they held if they were ever pushed",
+                    shown.join(" ")
+                ),
+            )
+            .with_details(shown)
+        }
+        Err(e) => Finding::fail("committed secrets", format!("{e:#}"), "repair the git index (`git status`)"),
+    });
+
+    if fmt {
+        push(fmt_check(&project.root));
+    }
+    found
+}
+
+/// Every environment file that loads, and a problem for each that does not.
+pub(crate) fn environments(project: &Project) -> (Vec<Environment>, Vec<String>) {
+    let names = match project.environment_names() {
+        Ok(names) => names,
+        Err(e) => return (Vec::new(), vec![format!("{e:#}")]),
+    };
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    if names.is_empty() {
+        problems.push("env/ holds no environment file (env/<name>.toml)".to_string());
+    }
+    for name in names {
+        match project.environment(&name) {
+            Ok(environment) => loaded.push(environment),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    (loaded, problems)
+}
+
+/// Checks the env files `dev-env` generated for one environment: not
+/// tracked, ignored, owner-only, and not stale. Files never generated are
+/// fine: not every developer runs every environment. Returns how many files
+/// were looked at and how many were found wrong.
+fn check_env_files(
+    project: &Project,
+    git: &Git,
+    environment: &Environment,
+    revision: &crate::git::Revision,
+    problems: &mut Vec<String>,
+) -> (usize, usize) {
+    let services: Vec<_> = project
+        .services
+        .iter()
+        .filter(|s| s.env_template.is_some())
+        .filter(|s| project.root.join(dev_env::output_path(s, &environment.name)).exists())
+        .collect();
+    if services.is_empty() {
+        return (0, 0);
+    }
+    let before = problems.len();
+    for service in &services {
+        let relative = dev_env::output_path(service, &environment.name);
+        let shown = relative.display();
+        let absolute = project.root.join(&relative);
+        match git.path_state(&absolute) {
+            Ok(PathState::Ignored) => {}
+            Ok(PathState::Tracked) => problems.push(format!("{shown} is tracked by git")),
+            Ok(PathState::Unignored) => problems.push(format!("{shown} is not ignored by git")),
+            Err(e) => problems.push(format!("{shown}: {e:#}")),
+        }
+    }
+    let report = render_all(project, environment, revision, &services, Scope::EnvFiles, Secrets::Reveal);
+    // A file rendered without its variables would look stale for no reason.
+    // A service whose template fails is reported by the templates check.
+    if !report.missing.is_empty() {
+        return (services.len(), problems.len() - before);
+    }
+    for output in dev_env::outputs(report.rendered, &environment.name) {
+        let absolute = project.root.join(&output.path);
+        if !is_generated(&absolute).unwrap_or(false) {
+            continue; // A hand-written file: dev-env never touches it, nor does this check.
+        }
+        let shown = output.path.display();
+        match dev_env::current_state(&absolute, &output.contents) {
+            FileState::UpToDate => {}
+            FileState::Missing => {}
+            FileState::Stale => problems
+                .push(format!("{shown} is stale: run `cargo xtask dev-env --env {}`", environment.name)),
+            FileState::WrongMode(mode) => {
+                problems.push(format!("{shown} has mode {mode:04o}, expected 0600"))
+            }
+        }
+    }
+    (services.len(), problems.len() - before)
+}
+
+/// `cargo fmt --check` over the workspace, naming the files it would change.
+fn fmt_check(root: &Path) -> Finding {
+    if !root.join("Cargo.toml").is_file() {
+        return Finding::skip("fmt", "no Cargo.toml at the project root");
+    }
+    let result = (|| -> Result<(bool, String, String)> {
+        let sh = Shell::new()?;
+        sh.change_dir(root);
+        let cargo = cargo();
+        let out =
+            cmd!(sh, "{cargo} fmt --all --check --message-format short").quiet().ignore_status().output()?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    })();
+    match result {
+        Ok((true, _, _)) => Finding::ok("fmt", "cargo fmt --check: formatted"),
+        Ok((false, stdout, stderr)) => {
+            let files: Vec<String> = stdout
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    Path::new(l.trim())
+                        .strip_prefix(root)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or(l.into())
+                })
+                .collect();
+            if files.is_empty() {
+                Finding::fail("fmt", "cargo fmt failed", "run `cargo fmt --all` and read its error")
+                    .with_details(stderr.lines().map(str::to_string).collect())
+            } else {
+                Finding::fail(
+                    "fmt",
+                    format!("{} file{} not formatted", files.len(), plural(files.len())),
+                    "run `cargo fmt --all` and commit the result",
+                )
+                .with_details(files)
+            }
+        }
+        Err(e) => Finding::fail(
+            "fmt",
+            format!("cannot run cargo fmt: {e:#}"),
+            "install rustfmt: `rustup component add rustfmt`",
+        ),
+    }
+}
+
+/// The cargo that started this process (`cargo xtask` sets `CARGO`), so the
+/// checks use the same toolchain; plain `cargo` otherwise.
+pub(crate) fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
