@@ -1,8 +1,10 @@
 //! Wall time of the built binary on the commands people run most, measured
 //! from outside like a user would: `cargo bench --bench commands`.
 //!
-//! Cases: `--help` start-up, and `dev-env` rendering 20 services (first run
-//! writes every file, later runs find them unchanged). Each case reports the
+//! Cases: `--help` start-up; `dev-env` rendering 20 services (first run
+//! writes every file, later runs find them unchanged); `pre-push` on those
+//! 20 services, and on this repository itself, where it also runs
+//! `cargo fmt --check` (budget: under 3 s warm). Each case reports the
 //! median, minimum and maximum over many runs. `-- --quick` runs a few
 //! iterations only, to prove the benchmark still works.
 
@@ -36,6 +38,10 @@ fn main() {
         }
         run(binary, dir.path(), &["dev-env"])
     });
+    report(&format!("pre-push, {SERVICES} services"), runs, || run(binary, dir.path(), &["pre-push"]));
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let runs = if quick { 1 } else { 10 };
+    report("pre-push, this repository (with fmt)", runs, || run(binary, &repository, &["pre-push"]));
 }
 
 /// A committed project with `n` services, each with an env template that

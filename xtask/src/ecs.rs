@@ -158,9 +158,9 @@ impl Ecs {
         Ok(arns)
     }
 
-    /// The cluster's status (`ACTIVE`...) and how many services it has, or
-    /// `None` when there is no such cluster.
-    pub(crate) async fn cluster(&self) -> Result<Option<(String, i32)>> {
+    /// The cluster's status (`ACTIVE`, `PROVISIONING`...), or `None` when
+    /// there is no such cluster.
+    pub(crate) async fn cluster(&self) -> Result<Option<String>> {
         let output = self
             .client
             .describe_clusters()
@@ -172,7 +172,7 @@ impl Ecs {
             .clusters()
             .iter()
             .find(|c| c.status() != Some("INACTIVE"))
-            .map(|c| (c.status().unwrap_or("?").to_string(), c.active_services_count())))
+            .map(|c| c.status().unwrap_or("?").to_string()))
     }
 
     pub(crate) async fn service(&self, name: &str) -> Result<ServiceState> {

@@ -282,7 +282,7 @@ pub(crate) struct CiCheck {
     pub(crate) no_tests: bool,
 }
 
-/// The fast offline checks a git pre-push hook runs.
+/// Run the fast offline checks that the git pre-push hook runs.
 ///
 /// Every environment file loads; every template renders for every
 /// environment; task definitions are valid JSON with secrets only as ARN

@@ -289,10 +289,9 @@ async fn aws_checks(project: &Project, environment: &Environment, timeout: Durat
     let ecs = Ecs::connect(region, &environment.cluster).await;
     let cluster = &environment.cluster;
     match limit(ecs.cluster()).await {
-        Ok(Some((status, services))) => found.push(Finding::ok(
-            "ecs cluster",
-            format!("{cluster} in {region}: {status}, {services} services"),
-        )),
+        Ok(Some(status)) => {
+            found.push(Finding::ok("ecs cluster", format!("{cluster} in {region}: {status}")))
+        }
         Ok(None) => {
             found.push(Finding::fail(
                 "ecs cluster",

@@ -67,6 +67,10 @@ impl Project {
         self.repo.xtask_aws(args, aws_port)
     }
 
+    fn xtask_with(&self, args: &[&str], aws_port: u16, vars: &[(&str, &str)]) -> Run {
+        self.repo.xtask_aws_with(args, aws_port, vars)
+    }
+
     fn family(&self, service: &str) -> String {
         format!("{}-{service}", self.prefix)
     }
@@ -332,4 +336,126 @@ fn a_missing_cluster_or_service_is_named_before_anything_is_built() {
         run.stderr
     );
     assert!(run.stderr.contains("ECS service worker does not exist"), "{}", run.stderr);
+}
+
+#[test]
+fn ci_stages_build_publish_and_deploy_the_commit_and_summarise_each_step() {
+    let moto = servers().moto_port;
+    let p = project();
+    p.create_ecs(moto, &["app", "worker"]);
+    // Outside the checkout, as on GitHub: a file inside would make the tree dirty.
+    let outside = tempfile::tempdir().unwrap();
+    let summary = outside.path().join("summary.md");
+    let summary_var = summary.display().to_string();
+    let ci = [("CI", "true"), ("GITHUB_STEP_SUMMARY", summary_var.as_str())];
+    let short = p.repo.short_sha();
+
+    let built = p.xtask_with(&["ci", "build", "--env", "dev"], moto, &ci).success();
+    assert!(built.stdout.contains(&format!("built {}:{short}", p.image("app"))), "{}", built.stdout);
+    assert!(!built.stderr.contains('\r'), "a live status line in CI:\n{:?}", built.stderr);
+    let inspect =
+        Command::new("docker").args(["image", "inspect", &format!("{}:{short}", p.image("worker"))]).output();
+    assert!(inspect.unwrap().status.success(), "ci build left no image");
+
+    let published = p.xtask_with(&["ci", "publish", "--env", "dev"], moto, &ci).success();
+    let digest = registry_digest(&format!("{}:{short}", p.image("app")));
+    assert!(
+        published.stdout.contains(&format!("pushed {}@{digest}", p.image("app"))),
+        "{}",
+        published.stdout
+    );
+
+    let deployed = p
+        .xtask_with(
+            &["ci", "deploy", "--env", "dev", "--poll-interval", "100ms", "--timeout", "30s"],
+            moto,
+            &ci,
+        )
+        .success();
+    assert!(
+        deployed.stdout.contains(&format!("runs {}:2 with 1/1 tasks", p.family("app"))),
+        "{}",
+        deployed.stdout
+    );
+    assert_eq!((p.running_revision(moto, "app"), p.running_revision(moto, "worker")), (2, 2));
+
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let headings: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("### ")).map(|l| &l[..l.find(": ").unwrap()]).collect();
+    assert_eq!(
+        headings,
+        ["### `cargo xtask ci build`", "### `cargo xtask ci publish`", "### `cargo xtask ci deploy`"]
+    );
+    assert_eq!(text.matches("passed in ").count(), 3, "{text}");
+    for row in [
+        format!("| build app | built {}:{short} (", p.image("app")),
+        format!("| push app | pushed {}@{digest} (", p.image("app")),
+        format!("| register app | registered {}:2 (", p.family("app")),
+        format!("| wait worker | worker runs {}:2 with 1/1 tasks", p.family("worker")),
+    ] {
+        assert!(text.contains(&row), "missing {row:?} in the summary:\n{text}");
+    }
+
+    // A stage that cannot start says so as an annotation, and in the summary.
+    let lost = project();
+    let failed = lost.xtask_with(&["ci", "deploy", "--env", "dev"], moto, &ci).failure();
+    let expected = format!(
+        "::error title=cargo xtask ci deploy::cannot start, nothing was changed:%0A  ECS cluster {} does not exist",
+        lost.prefix
+    );
+    assert!(failed.stdout.contains(&expected), "no annotation {expected:?} in\n{}", failed.stdout);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("### `cargo xtask ci deploy`: failed in "), "{text}");
+}
+
+#[test]
+fn doctor_checks_aws_ecr_and_ecs_for_an_environment_and_names_what_is_missing() {
+    let moto = servers().moto_port;
+    let p = project();
+    p.create_ecs(moto, &["app", "worker"]);
+    let registry = format!("127.0.0.1:{}", p.registry_port);
+    let run =
+        p.xtask(&["doctor", "--env", "dev", "--reach", &format!("http://{registry}/v2/")], moto).success();
+    let cluster = &p.prefix;
+    for line in [
+        "ok    templates         every template renders for env dev\n".to_string(),
+        "ok    variables         every process variable env dev needs is set\n".to_string(),
+        "ok    generated files   git ignores the 2 env files of env dev\n".to_string(),
+        "ok    aws credentials   found (long-lived keys)\n".to_string(),
+        format!("ok    aws endpoint      http://127.0.0.1:{moto} answers (127.0.0.1:{moto}, "),
+        format!("ok    registry          {registry} answers (127.0.0.1:{}, ", p.registry_port),
+        format!("ok    ecr               token for {registry} obtained (kept in memory only)\n"),
+        format!("ok    ecs cluster       {cluster} in us-east-1: ACTIVE\n"),
+        "ok    ecs services      2 found: app, worker\n".to_string(),
+        format!("ok    reach             http://{registry} answers ("),
+    ] {
+        assert!(run.stdout.contains(&line), "missing {line:?} in\n{}", run.stdout);
+    }
+    assert!(run.stdout.ends_with("doctor: 14 checks, no problem found\n"), "{}", run.stdout);
+    assert!(!run.stdout.contains("testing-secret-value"), "a credential was printed");
+
+    // A cluster with one of the two services: the other is named.
+    let half = project();
+    half.create_ecs(moto, &["app"]);
+    let run = half.xtask(&["doctor", "--env", "dev"], moto).failure();
+    let expected = format!(
+        "FAIL  ecs services      1 of 2 not found\n\
+         \x20                      worker: ECS service worker does not exist in cluster {}\n\
+         \x20                      fix: create them with your infrastructure code, or set `ecs_service` in the \
+         service's service.toml\n",
+        half.prefix
+    );
+    assert!(run.stdout.contains(&expected), "missing\n{expected}\nin\n{}", run.stdout);
+    assert!(run.stderr.starts_with("error: doctor: 1 of 13 checks failed:\n"), "{}", run.stderr);
+
+    // No cluster at all: the services are not looked for.
+    let none = project();
+    let run = none.xtask(&["doctor", "--env", "dev"], moto).failure();
+    assert!(
+        run.stdout
+            .contains(&format!("FAIL  ecs cluster       {} does not exist in us-east-1\n", none.prefix)),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("ecs services"), "{}", run.stdout);
 }

@@ -13,6 +13,10 @@ fn help_lists_every_command_with_a_line_each() {
         "  diff      Show how the rendered task definitions differ from the registered ones\n",
         "  status    Show what each service runs: revision, image, commit, rollout, tasks\n",
         "  rollback  Put a service back on its last good release, and wait for it\n",
+        "  ci        Run a CI pipeline stage: the same code a developer runs locally\n",
+        "  pre-push  Run the fast offline checks that the git pre-push hook runs\n",
+        "  hooks     Install or remove the git pre-push hook that runs `cargo xtask pre-push`\n",
+        "  doctor    Check the set-up and say how to fix whatever is wrong\n",
     ] {
         assert!(run.stdout.contains(line), "missing {line:?} in:\n{}", run.stdout);
     }
@@ -21,7 +25,10 @@ fn help_lists_every_command_with_a_line_each() {
 #[test]
 fn every_command_shows_examples_even_in_short_help() {
     let repo = Repo::empty();
-    for command in ["dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback"] {
+    for command in [
+        "dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback", "ci",
+        "pre-push", "hooks", "doctor",
+    ] {
         let run = repo.xtask(&[command, "-h"]).success();
         assert!(
             run.stdout.contains(&format!("Examples:\n  cargo xtask {command}")),

@@ -1,7 +1,9 @@
 //! Integration tests: the real binary in temporary git repositories.
 
+mod ci_stages;
 mod deploy;
 mod dev_env;
+mod doctor;
 mod example;
 mod harness;
 mod help;

@@ -1,0 +1,152 @@
+//! `doctor` with things broken on purpose, each giving its own finding.
+//! With every server in place it is tested in `deploy.rs`.
+
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use crate::harness::{Repo, DEV_TOML};
+
+#[test]
+fn a_stopped_daemon_is_a_finding_with_its_fix_and_the_rest_still_runs() {
+    let repo = Repo::project();
+    let socket = repo.path().join(".home/no-docker.sock");
+    let host = format!("unix://{}", socket.display());
+    let run = repo.xtask_with(&["doctor"], &[("DOCKER_HOST", &host)]).failure();
+    let expected = format!("FAIL  docker            cannot reach the Docker Engine at {host}: ");
+    assert!(run.stdout.contains(&expected), "missing {expected:?} in\n{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "fix: start it (for example `sudo systemctl start docker`) or point DOCKER_HOST at it\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // The other checks ran and passed.
+    assert!(run.stdout.contains("ok    git               branch main at "), "{}", run.stdout);
+    assert!(run.stdout.contains("ok    environments      1 valid: dev\n"), "{}", run.stdout);
+    assert!(run.stdout.contains(
+        "skip  aws               pass --env ENV to check the templates' variables, AWS credentials, ECR and ECS \
+         for an environment\n"
+    ));
+    assert!(
+        run.stderr.starts_with("error: doctor: 1 of 5 checks failed:\n  docker: cannot reach"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_credentials_are_a_finding_and_what_needs_them_is_skipped() {
+    let repo = Repo::project();
+    let config = repo.path().join(".home/none");
+    let config = config.to_str().unwrap();
+    let run = repo
+        .xtask_with(
+            &["doctor", "--env", "dev"],
+            &[
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+                ("AWS_CONFIG_FILE", config),
+                ("AWS_SHARED_CREDENTIALS_FILE", config),
+            ],
+        )
+        .failure();
+    assert!(
+        run.stdout.contains(
+            "FAIL  aws credentials   no usable AWS credentials found (none in the environment, the AWS config files, \
+             SSO or instance metadata)\n\
+             \x20                      fix: run `aws sso login` or `aws configure`, export AWS_PROFILE, or set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n\
+             skip  ecr, ecs          need AWS credentials\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // The templates need API_TOKEN only with a default, so nothing is missing.
+    assert!(run.stdout.contains("ok    variables         every process variable env dev needs is set\n"));
+}
+
+#[test]
+fn a_bad_environment_file_and_a_missing_variable_are_findings_of_their_own() {
+    let repo = Repo::project();
+    repo.write("env/dev.toml", "region = \"us-east-1\"\naccount_id = \"000000000000\ncluster = \"x\"\n");
+    repo.write("env/staging.toml", DEV_TOML);
+    repo.write("templates/web.env.j2", "API_IMAGE={{ images.api }}\nSTRIPE={{ env(\"STRIPE_KEY\") }}\n");
+    let before = repo.snapshot();
+    let run = repo.xtask(&["doctor", "--env", "dev"]).failure();
+    assert!(
+        run.stdout.contains(
+            "FAIL  environments      1 problem in env/\n\
+             \x20                      env/dev.toml:2: invalid basic string, expected `\"`\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(
+        "skip  aws               needs the project, its git revision and a valid environment (see above)\n"
+    ));
+    let run = repo.xtask(&["doctor", "--env", "staging"]).failure();
+    assert!(
+        run.stdout.contains(
+            "FAIL  variables         not set: STRIPE_KEY\n\
+             \x20                      fix: export them (in CI, as the pipeline's secrets or variables), or give \
+             the templates a default: env(\"NAME\", default=\"...\")\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = repo.xtask(&["doctor", "--env", "nope"]).failure();
+    assert!(run.stdout.contains("FAIL  environment       there is no env/nope.toml\n"), "{}", run.stdout);
+    assert!(repo.snapshot() == before, "doctor changed files");
+}
+
+/// A port that accepts no more connections and drops new ones unanswered,
+/// the way a security group does: a listener whose accept queue is full.
+/// Returns the port and what keeps it so.
+fn silent_port() -> (u16, TcpListener, Vec<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..1024 {
+        match TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+            Ok(stream) => held.push(stream),
+            Err(_) => return (address.port(), listener, held),
+        }
+    }
+    panic!("the accept queue never filled");
+}
+
+#[test]
+fn an_endpoint_that_does_not_answer_is_diagnosed_with_the_usual_causes() {
+    let repo = Repo::project();
+    let (port, _listener, _held) = silent_port();
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let silent = format!("postgres://app:hunter2@127.0.0.1:{port}/app");
+    let refused = format!("127.0.0.1:{closed}");
+    let run = repo
+        .xtask(&[
+            "doctor",
+            "--reach",
+            &silent,
+            "--reach",
+            &refused,
+            "--reach",
+            "db.invalid:5432",
+            "--connect-timeout",
+            "1s",
+        ])
+        .failure();
+    for expected in [
+        format!(
+            "FAIL  reach             postgres://127.0.0.1:{port}: the name resolves (127.0.0.1:{port}) but nothing \
+             answered within 1s\n\
+             \x20                      fix: usual causes: a security group whose inbound rules do not admit this \
+             address on that port; a database that is not publicly accessible or sits in a private subnet (RDS \
+             `PubliclyAccessible`); a wrong port; a firewall or VPN in between\n"
+        ),
+        format!("FAIL  reach             127.0.0.1:{closed}: 127.0.0.1:{closed} refused the connection: nothing listens on port {closed}\n"),
+        "FAIL  reach             db.invalid:5432: the name db.invalid does not resolve (".to_string(),
+    ] {
+        assert!(run.stdout.contains(&expected), "missing\n{expected}\nin\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("hunter2") && !run.stderr.contains("hunter2"), "a password was printed");
+}
