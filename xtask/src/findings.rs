@@ -54,6 +54,13 @@ impl Finding {
         Finding { status: Status::Skip, check, summary: summary.into(), details: Vec::new(), fix: None }
     }
 
+    /// A failure made of several problems: "N problems", each one a detail.
+    pub(crate) fn problems(check: &'static str, problems: Vec<String>, fix: impl Into<String>) -> Finding {
+        let n = problems.len();
+        Finding::fail(check, format!("{n} problem{}", if n == 1 { "" } else { "s" }), fix)
+            .with_details(problems)
+    }
+
     pub(crate) fn with_details(mut self, details: Vec<String>) -> Finding {
         self.details = details;
         self

@@ -62,18 +62,8 @@ pub(crate) fn run(flags: Doctor) -> Result<()> {
 
     let mut environment = None;
     if let Some(project) = &project {
-        let (environments, problems) = pre_push::environments(project);
-        push(if problems.is_empty() {
-            let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
-            Finding::ok("environments", format!("{} valid: {}", names.len(), names.join(", ")))
-        } else {
-            Finding::fail(
-                "environments",
-                format!("{} problem{} in env/", problems.len(), plural(problems.len())),
-                "correct the file and key named above",
-            )
-            .with_details(problems)
-        });
+        let (environments, finding) = pre_push::environments(project);
+        push(finding);
         if let Some(name) = &flags.env {
             match environments.into_iter().find(|e| &e.name == name) {
                 Some(found) => environment = Some(found),

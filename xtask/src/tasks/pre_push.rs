@@ -49,18 +49,8 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
         }
     };
 
-    let (environments, problems) = environments(project);
-    push(if problems.is_empty() {
-        let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
-        Finding::ok("environments", format!("{} valid: {}", names.len(), names.join(", ")))
-    } else {
-        Finding::fail(
-            "environments",
-            format!("{} of the environment files are invalid", problems.len()),
-            "correct the file and key named above",
-        )
-        .with_details(problems)
-    });
+    let (environments, finding) = environments(project);
+    push(finding);
 
     let Some((git, revision)) = git else { return found };
     let task_templates: Vec<&str> =
@@ -104,12 +94,7 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
             ),
         )
     } else {
-        Finding::fail(
-            "templates",
-            format!("{} problem{}", template_problems.len(), plural(template_problems.len())),
-            "correct the templates at the lines named above",
-        )
-        .with_details(template_problems)
+        Finding::problems("templates", template_problems, "correct the templates at the lines named above")
     };
     if !missing.is_empty() {
         // Release-time variables (CI secrets) are not expected on a laptop.
@@ -123,12 +108,7 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
             format!("{task_definitions} valid: JSON, secrets only as ARN references, images by commit"),
         )
     } else {
-        Finding::fail(
-            "task definitions",
-            format!("{} problem{}", task_problems.len(), plural(task_problems.len())),
-            "correct the task-definition templates; secrets go under `secrets` with an SSM or Secrets Manager ARN",
-        )
-        .with_details(task_problems)
+        Finding::problems("task definitions", task_problems, "correct the task-definition templates; secrets go under `secrets` with an SSM or Secrets Manager ARN")
     });
 
     push(if env_files.0 == 0 {
@@ -136,12 +116,11 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
     } else if env_file_findings.is_empty() {
         Finding::ok("env files", format!("{} generated, up to date, mode 0600, ignored by git", env_files.0))
     } else {
-        Finding::fail(
+        Finding::problems(
             "env files",
-            format!("{} problem{}", env_file_findings.len(), plural(env_file_findings.len())),
+            env_file_findings,
             "run `cargo xtask dev-env --env <env>` for stale files; keep generated files out of git",
         )
-        .with_details(env_file_findings)
     });
 
     push(match git.tracked_generated_env_files(GENERATED_MARKER) {
@@ -170,24 +149,32 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
     found
 }
 
-/// Every environment file that loads, and a problem for each that does not.
-pub(crate) fn environments(project: &Project) -> (Vec<Environment>, Vec<String>) {
-    let names = match project.environment_names() {
-        Ok(names) => names,
-        Err(e) => return (Vec::new(), vec![format!("{e:#}")]),
-    };
+/// Every environment file that loads, and the finding: their names, or a
+/// problem for each file that does not load.
+pub(crate) fn environments(project: &Project) -> (Vec<Environment>, Finding) {
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
-    if names.is_empty() {
-        problems.push("env/ holds no environment file (env/<name>.toml)".to_string());
-    }
-    for name in names {
-        match project.environment(&name) {
-            Ok(environment) => loaded.push(environment),
-            Err(e) => problems.push(format!("{e:#}")),
+    match project.environment_names() {
+        Ok(names) if names.is_empty() => {
+            problems.push("env/ holds no environment file (env/<name>.toml)".to_string())
         }
+        Ok(names) => {
+            for name in names {
+                match project.environment(&name) {
+                    Ok(environment) => loaded.push(environment),
+                    Err(e) => problems.push(format!("{e:#}")),
+                }
+            }
+        }
+        Err(e) => problems.push(format!("{e:#}")),
     }
-    (loaded, problems)
+    let finding = if problems.is_empty() {
+        let names: Vec<&str> = loaded.iter().map(|e| e.name.as_str()).collect();
+        Finding::ok("environments", format!("{} valid: {}", names.len(), names.join(", ")))
+    } else {
+        Finding::problems("environments", problems, "correct the file and key named above")
+    };
+    (loaded, finding)
 }
 
 /// Checks the env files `dev-env` generated for one environment: not

@@ -75,7 +75,7 @@ fn a_bad_environment_file_and_a_missing_variable_are_findings_of_their_own() {
     let run = repo.xtask(&["doctor", "--env", "dev"]).failure();
     assert!(
         run.stdout.contains(
-            "FAIL  environments      1 problem in env/\n\
+            "FAIL  environments      1 problem\n\
              \x20                      env/dev.toml:2: invalid basic string, expected `\"`\n"
         ),
         "{}",
