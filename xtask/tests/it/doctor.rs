@@ -66,6 +66,44 @@ fn missing_credentials_are_a_finding_and_what_needs_them_is_skipped() {
 }
 
 #[test]
+fn an_expired_session_is_a_finding_that_says_how_to_renew_it() {
+    // `credential_process` hands out a session that expired in 2020, as an
+    // SSO or MFA session does once its hours are up.
+    let repo = Repo::project();
+    repo.write(
+        ".home/creds.sh",
+        "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIAEXAMPLE\", \"SecretAccessKey\": \
+         \"expired-secret-value\", \"SessionToken\": \"t\", \"Expiration\": \"2020-01-01T00:00:00Z\"}'\n",
+    );
+    let script = repo.path().join(".home/creds.sh");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    repo.write(".home/aws-config", &format!("[default]\ncredential_process = {}\n", script.display()));
+    let config = repo.path().join(".home/aws-config");
+    let missing = repo.path().join(".home/none");
+    let run = repo
+        .xtask_with(
+            &["doctor", "--env", "dev"],
+            &[
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+                ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+                ("AWS_SHARED_CREDENTIALS_FILE", missing.to_str().unwrap()),
+            ],
+        )
+        .failure();
+    assert!(
+        run.stdout.contains(
+            "FAIL  aws credentials   the AWS session has expired\n\
+             \x20                      fix: renew it: `aws sso login` (with the right AWS_PROFILE exported), or \
+             fresh MFA credentials\n\
+             skip  ecr, ecs          need AWS credentials\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("expired-secret-value") && !run.stderr.contains("expired-secret-value"));
+}
+
+#[test]
 fn a_bad_environment_file_and_a_missing_variable_are_findings_of_their_own() {
     let repo = Repo::project();
     repo.write("env/dev.toml", "region = \"us-east-1\"\naccount_id = \"000000000000\ncluster = \"x\"\n");
