@@ -459,3 +459,84 @@ fn doctor_checks_aws_ecr_and_ecs_for_an_environment_and_names_what_is_missing() 
     );
     assert!(!run.stdout.contains("ecs services"), "{}", run.stdout);
 }
+
+/// Every file below `root` (`.git` left out) with its contents, except the
+/// generated env files, which are meant to hold secrets and are 0600.
+fn files_outside_env_files(root: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            if path.extension().is_some_and(|e| e == "env") && mode == 0o600 {
+                continue;
+            }
+            out.push((path.clone(), String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_never_appear_in_what_any_command_prints_or_writes() {
+    let moto = servers().moto_port;
+    let p = project();
+    p.create_ecs(moto, &["app", "worker"]);
+    // A local-only secret in the compose env file, kept out of ECS as the README says.
+    p.repo.write(
+        "templates/app.env.j2",
+        "GREETING={{ values.greeting }}\n{% if target == \"compose\" %}STRIPE_SECRET={{ secret(\"STRIPE_SECRET\") }}\n{% endif %}",
+    );
+    p.repo.commit();
+    let secret = "zq-stripe-secret-4242";
+    // The AWS secret key the harness passes, and the ECR password moto's token carries.
+    let watched = [secret, "testing-secret-value", ECR_PASSWORD];
+    let outside = tempfile::tempdir().unwrap();
+    let summary = outside.path().join("summary.md");
+    let summary_var = summary.display().to_string();
+    let vars = [("STRIPE_SECRET", secret), ("CI", "true"), ("GITHUB_STEP_SUMMARY", summary_var.as_str())];
+    let fast = ["--poll-interval", "100ms", "--timeout", "30s"];
+
+    let mut runs = Vec::new();
+    let mut run = |args: &[&str]| runs.push((args.join(" "), p.xtask_with(args, moto, &vars)));
+    run(&["dev-env"]);
+    run(&["render", "--env", "dev"]);
+    run(&["release", "--env", "dev", "--dry-run"]);
+    run(&["pre-push"]);
+    run(&["doctor", "--env", "dev"]);
+    run(&[&["release", "--env", "dev"][..], &fast].concat());
+    run(&["diff", "--env", "dev"]);
+    run(&["status", "--env", "dev"]);
+    run(&[&["ci", "deploy", "--env", "dev", "--force-new-deployment"][..], &fast].concat());
+    // Failing paths: a template error beside the secret, and a service that does not exist.
+    p.repo.write("templates/worker.env.j2", "GREETING={{ values.nope }}\n");
+    run(&["render", "--env", "dev"]);
+    run(&["release", "--env", "dev"]);
+    run(&["deploy", "--env", "dev", "--service", "nope"]);
+
+    let dev_env = p.repo.read("services/app/dev.env");
+    assert!(dev_env.contains(&format!("STRIPE_SECRET={secret}")), "the secret did not reach the env file");
+    assert!(runs.iter().skip(9).all(|(_, r)| r.code != 0), "a failing path succeeded");
+    for (command, r) in &runs {
+        for value in watched {
+            assert!(!r.stdout.contains(value) && !r.stderr.contains(value), "`{command}` printed {value:?}");
+        }
+    }
+    let mut written = files_outside_env_files(p.repo.path());
+    written.push((summary.clone(), std::fs::read_to_string(&summary).unwrap()));
+    for (path, text) in &written {
+        for value in watched {
+            assert!(!text.contains(value), "{} holds {value:?}", path.display());
+        }
+    }
+    assert!(written.len() > 10, "too few files were scanned: {}", written.len());
+}
