@@ -27,7 +27,7 @@ pub(crate) fn run(flags: Ci) -> Result<()> {
 fn check(flags: CiCheck) -> Result<()> {
     let started = Instant::now();
     let project = Project::discover()?;
-    let mut found = pre_push::checks(&project, true);
+    let mut found = pre_push::checks(&project);
     if project.root.join("Cargo.toml").is_file() {
         for finding in [Some(clippy(&project.root)), (!flags.no_tests).then(|| tests(&project.root))]
             .into_iter()

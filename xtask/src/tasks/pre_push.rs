@@ -20,7 +20,7 @@ use crate::tasks::plural;
 pub(crate) fn run(_flags: PrePush) -> Result<()> {
     let started = Instant::now();
     let project = Project::discover()?;
-    let found = checks(&project, true);
+    let found = checks(&project);
     match findings::verdict("pre-push", &found) {
         Ok(n) => {
             println!("pre-push: {n} checks passed in {:.1}s", started.elapsed().as_secs_f64());
@@ -32,9 +32,9 @@ pub(crate) fn run(_flags: PrePush) -> Result<()> {
     }
 }
 
-/// Every offline check, each printed as soon as it is done. `fmt` adds
-/// `cargo fmt --check` when the project is a Cargo workspace.
-pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
+/// Every offline check, each printed as soon as it is done; `cargo fmt
+/// --check` is one of them when the project is a Cargo workspace.
+pub(crate) fn checks(project: &Project) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut push = |finding: Finding| {
         findings::print(&finding);
@@ -59,7 +59,7 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
     let (mut template_problems, mut task_problems, mut missing) = (Vec::new(), Vec::new(), Vec::new());
     let mut task_definitions = 0;
     let mut env_file_findings = Vec::new();
-    let mut env_files = (0, 0);
+    let mut env_files = 0;
     for environment in &environments {
         let report = render_all(project, environment, &revision, &services, Scope::Release, Secrets::Redact);
         task_definitions += report.rendered.iter().filter(|(_, r)| r.task_definition.is_some()).count();
@@ -77,9 +77,7 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
                 missing.push(variable.clone());
             }
         }
-        let (checked, stale) = check_env_files(project, &git, environment, &revision, &mut env_file_findings);
-        env_files.0 += checked;
-        env_files.1 += stale;
+        env_files += check_env_files(project, &git, environment, &revision, &mut env_file_findings);
     }
 
     let mut templates = if template_problems.is_empty() {
@@ -111,10 +109,10 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
         Finding::problems("task definitions", task_problems, "correct the task-definition templates; secrets go under `secrets` with an SSM or Secrets Manager ARN")
     });
 
-    push(if env_files.0 == 0 {
+    push(if env_files == 0 {
         Finding::ok("env files", "none generated yet: nothing to compare")
     } else if env_file_findings.is_empty() {
-        Finding::ok("env files", format!("{} generated, up to date, mode 0600, ignored by git", env_files.0))
+        Finding::ok("env files", format!("{env_files} generated, up to date, mode 0600, ignored by git"))
     } else {
         Finding::problems(
             "env files",
@@ -143,9 +141,7 @@ pub(crate) fn checks(project: &Project, fmt: bool) -> Vec<Finding> {
         Err(e) => Finding::fail("committed secrets", format!("{e:#}"), "repair the git index (`git status`)"),
     });
 
-    if fmt {
-        push(fmt_check(&project.root));
-    }
+    push(fmt_check(&project.root));
     found
 }
 
@@ -180,14 +176,14 @@ pub(crate) fn environments(project: &Project) -> (Vec<Environment>, Finding) {
 /// Checks the env files `dev-env` generated for one environment: not
 /// tracked, ignored, owner-only, and not stale. Files never generated are
 /// fine: not every developer runs every environment. Returns how many files
-/// were looked at and how many were found wrong.
+/// were looked at.
 fn check_env_files(
     project: &Project,
     git: &Git,
     environment: &Environment,
     revision: &crate::git::Revision,
     problems: &mut Vec<String>,
-) -> (usize, usize) {
+) -> usize {
     let services: Vec<_> = project
         .services
         .iter()
@@ -195,9 +191,8 @@ fn check_env_files(
         .filter(|s| project.root.join(dev_env::output_path(s, &environment.name)).exists())
         .collect();
     if services.is_empty() {
-        return (0, 0);
+        return 0;
     }
-    let before = problems.len();
     for service in &services {
         let relative = dev_env::output_path(service, &environment.name);
         let shown = relative.display();
@@ -213,7 +208,7 @@ fn check_env_files(
     // A file rendered without its variables would look stale for no reason.
     // A service whose template fails is reported by the templates check.
     if !report.missing.is_empty() {
-        return (services.len(), problems.len() - before);
+        return services.len();
     }
     for output in dev_env::outputs(report.rendered, &environment.name) {
         let absolute = project.root.join(&output.path);
@@ -231,7 +226,7 @@ fn check_env_files(
             }
         }
     }
-    (services.len(), problems.len() - before)
+    services.len()
 }
 
 /// `cargo fmt --check` over the workspace, naming the files it would change.
