@@ -14,7 +14,7 @@ use crate::ecs::Ecs;
 use crate::files::GENERATED_MARKER;
 use crate::findings::{self, Finding};
 use crate::flags::Doctor;
-use crate::git::{Git, PathState, Revision};
+use crate::git::{Git, Revision};
 use crate::net::{self, Endpoint};
 use crate::project::{Environment, Project};
 use crate::render::{registry_host, render_all, Scope, Secrets};
@@ -46,8 +46,7 @@ pub(crate) fn run(flags: Doctor) -> Result<()> {
             Some(project)
         }
         Err(e) => {
-            let (summary, fix) = split_fix(&format!("{e:#}"), "run cargo xtask inside the project");
-            push(Finding::fail("project", summary, fix));
+            push(failed("project", &e, "run cargo xtask inside the project"));
             None
         }
     };
@@ -194,16 +193,8 @@ fn templates(project: &Project, environment: &Environment, revision: &Revision) 
     // The revision came from this repository a moment ago, so it opens.
     if let Ok(git) = Git::open(&project.root) {
         for service in project.services.iter().filter(|s| s.env_template.is_some()) {
-            let relative = dev_env::output_path(service, name);
             checked += 1;
-            match git.path_state(&project.root.join(&relative)) {
-                Ok(PathState::Ignored) => {}
-                Ok(PathState::Tracked) => wrong.push(format!("{} is tracked by git", relative.display())),
-                Ok(PathState::Unignored) => {
-                    wrong.push(format!("{} is not ignored by git", relative.display()))
-                }
-                Err(e) => wrong.push(format!("{}: {e:#}", relative.display())),
-            }
+            wrong.extend(pre_push::exposure(&git, &project.root, &dev_env::output_path(service, name)));
         }
         if let Ok(tracked) = git.tracked_generated_env_files(GENERATED_MARKER) {
             wrong.extend(

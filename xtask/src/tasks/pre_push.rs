@@ -194,15 +194,7 @@ fn check_env_files(
         return 0;
     }
     for service in &services {
-        let relative = dev_env::output_path(service, &environment.name);
-        let shown = relative.display();
-        let absolute = project.root.join(&relative);
-        match git.path_state(&absolute) {
-            Ok(PathState::Ignored) => {}
-            Ok(PathState::Tracked) => problems.push(format!("{shown} is tracked by git")),
-            Ok(PathState::Unignored) => problems.push(format!("{shown} is not ignored by git")),
-            Err(e) => problems.push(format!("{shown}: {e:#}")),
-        }
+        problems.extend(exposure(git, &project.root, &dev_env::output_path(service, &environment.name)));
     }
     let report = render_all(project, environment, revision, &services, Scope::EnvFiles, Secrets::Reveal);
     // A file rendered without its variables would look stale for no reason.
@@ -227,6 +219,18 @@ fn check_env_files(
         }
     }
     services.len()
+}
+
+/// How a generated file (a path relative to the root) could end up in git:
+/// tracked already, or not ignored; `None` when git ignores it.
+pub(crate) fn exposure(git: &Git, root: &Path, relative: &Path) -> Option<String> {
+    let shown = relative.display();
+    match git.path_state(&root.join(relative)) {
+        Ok(PathState::Ignored) => None,
+        Ok(PathState::Tracked) => Some(format!("{shown} is tracked by git")),
+        Ok(PathState::Unignored) => Some(format!("{shown} is not ignored by git")),
+        Err(e) => Some(format!("{shown}: {e:#}")),
+    }
 }
 
 /// `cargo fmt --check` over the workspace, naming the files it would change.

@@ -18,6 +18,14 @@ pub struct Run {
 }
 
 impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
     #[track_caller]
     pub fn success(self) -> Run {
         assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
@@ -130,12 +138,7 @@ impl Repo {
         .unwrap();
         fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-        let out = self.isolated(Command::new("git")).args(args).env("PATH", path).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Run::from(self.isolated(Command::new("git")).args(args).env("PATH", path).output().unwrap())
     }
 
     /// Runs `xtask` in the repository root.
@@ -164,12 +167,7 @@ impl Repo {
     pub fn xtask_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let mut command = self.isolated(Command::new(env!("CARGO_BIN_EXE_xtask")));
         command.args(args).envs(vars.iter().copied());
-        let out = command.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        Run::from(command.output().unwrap())
     }
 
     /// Nothing from the developer's machine leaks in: no global git config or
