@@ -1,4 +1,5 @@
-//! `cargo xtask`: the release tool. Parses flags and dispatches; nothing else.
+//! `cargo xtask`: the release tool. Parses flags, dispatches, and reports
+//! how the command ended; nothing else.
 
 mod aws;
 mod ci;

@@ -51,10 +51,10 @@ pub(crate) fn run(flags: Doctor) -> Result<()> {
         }
     };
 
-    let revision = project.as_ref().and_then(|project| {
-        let (finding, revision) = git(project);
+    let repository = project.as_ref().and_then(|project| {
+        let (finding, repository) = git(project);
         push(finding);
-        revision
+        repository
     });
 
     push(rt.block_on(docker()));
@@ -78,9 +78,9 @@ pub(crate) fn run(flags: Doctor) -> Result<()> {
         }
     }
 
-    match (&project, &environment, &revision) {
-        (Some(project), Some(environment), Some(revision)) => {
-            for finding in templates(project, environment, revision) {
+    match (&project, &environment, &repository) {
+        (Some(project), Some(environment), Some((git, revision))) => {
+            for finding in templates(project, environment, git, revision) {
                 push(finding);
             }
             for finding in rt.block_on(aws_checks(project, environment, flags.connect_timeout)) {
@@ -121,7 +121,9 @@ fn failed(check: &'static str, error: &anyhow::Error, fallback: &str) -> Finding
     Finding::fail(check, summary, fix)
 }
 
-fn git(project: &Project) -> (Finding, Option<Revision>) {
+/// The repository and its revision, which the later checks use, and the
+/// finding about them.
+fn git(project: &Project) -> (Finding, Option<(Git, Revision)>) {
     let git = match Git::open(&project.root) {
         Ok(git) => git,
         Err(e) => return (failed("git", &e, "run `git init` and commit"), None),
@@ -143,7 +145,7 @@ fn git(project: &Project) -> (Finding, Option<Revision>) {
     } else {
         Finding::ok("git", format!("{at}, tree clean"))
     };
-    (finding, Some(revision))
+    (finding, Some((git, revision)))
 }
 
 async fn docker() -> Finding {
@@ -159,7 +161,7 @@ async fn docker() -> Finding {
 
 /// The templates render for the environment, the process variables they
 /// need are set, and their generated files are kept out of git.
-fn templates(project: &Project, environment: &Environment, revision: &Revision) -> Vec<Finding> {
+fn templates(project: &Project, environment: &Environment, git: &Git, revision: &Revision) -> Vec<Finding> {
     let name = &environment.name;
     let services: Vec<_> = project.services.iter().collect();
     let report = render_all(project, environment, revision, &services, Scope::Release, Secrets::Redact);
@@ -190,17 +192,14 @@ fn templates(project: &Project, environment: &Environment, revision: &Revision) 
 
     let mut wrong = Vec::new();
     let mut checked = 0;
-    // The revision came from this repository a moment ago, so it opens.
-    if let Ok(git) = Git::open(&project.root) {
-        for service in project.services.iter().filter(|s| s.env_template.is_some()) {
-            checked += 1;
-            wrong.extend(pre_push::exposure(&git, &project.root, &dev_env::output_path(service, name)));
-        }
-        if let Ok(tracked) = git.tracked_generated_env_files(GENERATED_MARKER) {
-            wrong.extend(
-                tracked.iter().map(|p| format!("{} is a generated env file, tracked by git", p.display())),
-            );
-        }
+    for service in project.services.iter().filter(|s| s.env_template.is_some()) {
+        checked += 1;
+        wrong.extend(pre_push::exposure(git, &project.root, &dev_env::output_path(service, name)));
+    }
+    if let Ok(tracked) = git.tracked_generated_env_files(GENERATED_MARKER) {
+        wrong.extend(
+            tracked.iter().map(|p| format!("{} is a generated env file, tracked by git", p.display())),
+        );
     }
     found.push(if wrong.is_empty() {
         Finding::ok(
