@@ -28,13 +28,16 @@ fn check(flags: CiCheck) -> Result<()> {
     let started = Instant::now();
     let project = Project::discover()?;
     let mut found = pre_push::checks(&project);
+    let mut push = |finding: Finding| {
+        findings::print(&finding);
+        found.push(finding);
+    };
+    // Each finding is printed as soon as it is known: clippy's before the
+    // tests start, so its verdict is not buried under their output.
     if project.root.join("Cargo.toml").is_file() {
-        for finding in [Some(clippy(&project.root)), (!flags.no_tests).then(|| tests(&project.root))]
-            .into_iter()
-            .flatten()
-        {
-            findings::print(&finding);
-            found.push(finding);
+        push(clippy(&project.root));
+        if !flags.no_tests {
+            push(tests(&project.root));
         }
     }
     let n = findings::verdict("ci check", &found)?;

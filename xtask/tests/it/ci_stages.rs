@@ -49,6 +49,9 @@ fn ci_check_runs_the_checks_clippy_and_tests_and_annotates_what_fails() {
         assert!(run.stdout.contains(line), "missing {line:?} in\n{}", run.stdout);
     }
     assert!(run.stdout.contains("\nci check: 8 checks passed in "), "{}", run.stdout);
+    // Clippy's verdict is printed before the tests start, not after them.
+    let clippy = run.stdout.find("ok    clippy ").unwrap();
+    assert!(clippy < run.stdout.find("running cargo test").unwrap(), "{}", run.stdout);
     let text = std::fs::read_to_string(&summary).unwrap();
     assert!(text.starts_with("### `cargo xtask ci check`: passed in "), "{text}");
     assert!(text.contains("| clippy | no warnings |\n| tests | cargo test --workspace passed |\n"), "{text}");
