@@ -155,6 +155,9 @@ impl Ecs {
                     .cloned(),
             );
         }
+        // Newest first, whatever order the endpoint kept (moto ignores `sort`).
+        let number = |arn: &String| arn.rsplit(':').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        arns.sort_by_key(|arn| std::cmp::Reverse(number(arn)));
         Ok(arns)
     }
 

@@ -289,18 +289,32 @@ impl<'w> Executor<'w> {
         image_reference(&self.registry, service, &self.workspace.revision)
     }
 
-    /// Whether this commit's image is there already and may be reused: never
-    /// for a dirty tree, whose tag does not say what is in it.
-    async fn reusable_image(&self, service: &Service) -> Result<bool> {
-        if self.options.force || self.workspace.revision.dirty {
-            return Ok(false);
+    /// Where the image of the commit it is built from is already, when it
+    /// may be reused: on the engine, or (when this run pushes) in the
+    /// registry, so a fresh CI machine does not rebuild what was pushed.
+    /// Never for uncommitted changes, whose tag does not say what is in it.
+    async fn reusable_image(&self, service: &Service) -> Result<Option<&'static str>> {
+        if self.options.force || self.workspace.revision.image(&service.name).dirty {
+            return Ok(None);
         }
-        self.engine.has_image(&self.image(service)).await
+        let image = self.image(service);
+        if self.engine.has_image(&image).await? {
+            return Ok(Some("exists"));
+        }
+        // An image others are built FROM must be on the engine for their builds.
+        let base_of_others = self.workspace.project.services.iter().any(|s| s.after.contains(&service.name));
+        if let (Some(ecr), false) = (&self.ecr, base_of_others) {
+            let credentials = ecr.credentials().await?;
+            if let Ok(Some(_)) = self.engine.registry_has(&image, &credentials).await {
+                return Ok(Some("is in the registry"));
+            }
+        }
+        Ok(None)
     }
 
     async fn prebuild(&self, service: &Service) -> Result<Outcome> {
-        if self.reusable_image(service).await? {
-            return Ok(Outcome::Skipped(format!("{} exists", self.image(service))));
+        if let Some(where_) = self.reusable_image(service).await? {
+            return Ok(Outcome::Skipped(format!("{} {where_}", self.image(service))));
         }
         let argv = service.prebuild.clone().unwrap_or_default();
         let dir = self.workspace.project.root.join(&service.dir);
@@ -329,8 +343,8 @@ impl<'w> Executor<'w> {
 
     async fn build(&self, service: &Service) -> Result<Outcome> {
         let tag = self.image(service);
-        if self.reusable_image(service).await? {
-            return Ok(Outcome::Skipped(format!("{tag} exists (--force rebuilds it)")));
+        if let Some(where_) = self.reusable_image(service).await? {
+            return Ok(Outcome::Skipped(format!("{tag} {where_} (--force rebuilds it)")));
         }
         let root = &self.workspace.project.root;
         let context = root.join(&service.context);
@@ -338,7 +352,7 @@ impl<'w> Executor<'w> {
         let dockerfile = dockerfile.to_string_lossy();
         let revision = &self.workspace.revision;
         let mut labels = HashMap::from([
-            (taskdef::REVISION_LABEL.to_string(), revision.sha.clone()),
+            (taskdef::REVISION_LABEL.to_string(), revision.image(&service.name).commit.clone()),
             ("org.opencontainers.image.created".to_string(), now_rfc3339()),
         ]);
         if let Some(source) = &revision.source {
@@ -375,7 +389,8 @@ impl<'w> Executor<'w> {
         let ecr = self.ecr()?;
         let reference = self.image(service);
         let repository = format!("{}/{}", self.registry, service.repository);
-        let tag = &self.workspace.revision.image_tag;
+        let image_revision = self.workspace.revision.image(&service.name);
+        let tag = &image_revision.image_tag;
         let started = Instant::now();
         let mut renewed = false;
         let mut backoff = FIRST_BACKOFF;
@@ -385,7 +400,7 @@ impl<'w> Executor<'w> {
             // holds the one a refused push renewed.
             let credentials = ecr.credentials().await?;
             // A dirty tag may hold other content than what is in the registry: always push it.
-            let existing = if self.workspace.revision.dirty || self.options.force {
+            let existing = if image_revision.dirty || self.options.force {
                 Ok(None)
             } else {
                 self.engine.registry_has(&reference, &credentials).await
@@ -494,9 +509,13 @@ impl<'w> Executor<'w> {
             .project
             .services
             .iter()
-            .filter_map(|s| Some((self.image(s), Some(digests.get(&s.name)?.clone()))))
+            .filter_map(|s| {
+                let digest = Some(digests.get(&s.name)?.clone());
+                let commit = self.workspace.revision.image(&s.name).commit.clone();
+                Some((self.image(s), taskdef::Pin { digest, commit }))
+            })
             .collect();
-        taskdef::pin_images(&mut json, &pushed, &self.workspace.revision.sha);
+        taskdef::pin_images(&mut json, &pushed);
         let prefix = format!("{}/", self.registry);
         if let Some(image) =
             taskdef::images_of(&json).into_iter().find(|i| i.starts_with(&prefix) && !i.contains('@'))
@@ -592,7 +611,8 @@ impl<'w> Executor<'w> {
         .await?;
         let why = match outcome {
             deploy::Outcome::Stable(state) => {
-                deploy::record_good(ecs, &state, &target, &self.workspace.revision.sha).await?;
+                let commit = &self.workspace.revision.image(&service.name).commit;
+                deploy::record_good(ecs, &state, &target, commit).await?;
                 let what = format!(
                     "{name} runs {} with {}/{} tasks",
                     short_name(&target),

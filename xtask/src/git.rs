@@ -1,15 +1,23 @@
-//! The git revision a release is made from, and what git thinks of the files
-//! the tool writes.
+//! The git revision a release is made from, the commit each service's image
+//! is made from, and what git thinks of the files the tool writes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use git2::{Repository, StatusOptions};
+use git2::{Commit, Oid, Repository, StatusOptions, Tree};
 use serde::Serialize;
+
+use crate::project::Project;
 
 /// How many hex digits of the commit go into an image tag: long enough that
 /// two commits of one repository practically never share a tag.
 const SHORT_SHA_LEN: usize = 12;
+
+/// How far back the history is searched for the commit that last changed an
+/// image's inputs. An image unchanged for longer is attributed to the oldest
+/// commit searched, which only costs a rebuild now and then.
+const SEARCHED_COMMITS: usize = 10_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Revision {
@@ -23,6 +31,41 @@ pub(crate) struct Revision {
     pub(crate) image_tag: String,
     /// The `origin` remote's URL, for the images' source label.
     pub(crate) source: Option<String>,
+    /// Each service's image revision, by service name.
+    #[serde(skip)]
+    pub(crate) images: BTreeMap<String, ImageRevision>,
+}
+
+/// The commit a service's image is built from: the newest commit that
+/// changed the image's inputs. An image is tagged with it, so a commit that
+/// leaves a service's inputs alone leaves its tag, its image and its task
+/// definition alone too, and a release rebuilds and redeploys only what changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImageRevision {
+    pub(crate) commit: String,
+    /// Uncommitted changes to the image's inputs (to any file, when its
+    /// inputs cannot be told apart).
+    pub(crate) dirty: bool,
+    pub(crate) image_tag: String,
+}
+
+impl Revision {
+    /// The image revision of a service of the project the revision was read for.
+    pub(crate) fn image(&self, service: &str) -> &ImageRevision {
+        &self.images[service]
+    }
+}
+
+/// The content of some paths in a tree: each one's object id and mode, or
+/// nothing where the path does not exist.
+fn fingerprint(tree: &Tree<'_>, paths: &[PathBuf]) -> Vec<Option<(Oid, i32)>> {
+    paths.iter().map(|path| tree.get_path(path).ok().map(|entry| (entry.id(), entry.filemode()))).collect()
+}
+
+/// Whether a changed path (a file, or an untracked folder) is one of the
+/// inputs, is inside one, or holds one.
+fn touches(changed: &Path, inputs: &[PathBuf]) -> bool {
+    inputs.iter().any(|input| changed.starts_with(input) || input.starts_with(changed))
 }
 
 /// Where a path stands with git, for files the tool generates.
@@ -55,7 +98,8 @@ impl Git {
         Ok(Git { repo, workdir })
     }
 
-    pub(crate) fn revision(&self) -> Result<Revision> {
+    /// The revision at HEAD, with the image revision of every service of `project`.
+    pub(crate) fn revision(&self, project: &Project) -> Result<Revision> {
         let head = match self.repo.head() {
             Ok(head) => head,
             Err(e) if e.code() == git2::ErrorCode::UnbornBranch => bail!(
@@ -69,7 +113,14 @@ impl Git {
 
         let mut options = StatusOptions::new();
         options.include_untracked(true).include_ignored(false).exclude_submodules(true);
-        let dirty = !self.repo.statuses(Some(&mut options)).context("read git status")?.is_empty();
+        let changed: Vec<PathBuf> = self
+            .repo
+            .statuses(Some(&mut options))
+            .context("read git status")?
+            .iter()
+            .filter_map(|entry| entry.path().map(PathBuf::from))
+            .collect();
+        let dirty = !changed.is_empty();
 
         let mut tags = Vec::new();
         for name in self.repo.tag_names(None).context("list git tags")?.iter().flatten() {
@@ -83,7 +134,73 @@ impl Git {
         // A dirty tree never produces a tag that looks like a clean commit's.
         let image_tag = if dirty { format!("{short_sha}-dirty") } else { short_sha.clone() };
         let source = self.repo.find_remote("origin").ok().and_then(|r| r.url().map(str::to_string));
-        Ok(Revision { sha, short_sha, dirty, tags, image_tag, source })
+
+        let mut images = BTreeMap::new();
+        let mut tracked = Vec::new();
+        for service in &project.services {
+            let inputs = project.image_inputs(service);
+            let service_dirty = match &inputs {
+                Some(inputs) => changed.iter().any(|path| touches(path, inputs)),
+                None => dirty,
+            };
+            match inputs {
+                Some(inputs) if !service_dirty => tracked.push((service.name.clone(), inputs)),
+                _ => {
+                    let tag = if service_dirty { format!("{short_sha}-dirty") } else { short_sha.clone() };
+                    let image = ImageRevision { commit: sha.clone(), dirty: service_dirty, image_tag: tag };
+                    images.insert(service.name.clone(), image);
+                }
+            }
+        }
+        for (name, commit) in self.last_changes(&commit, tracked)? {
+            let commit = commit.to_string();
+            let image_tag = commit[..SHORT_SHA_LEN].to_string();
+            images.insert(name, ImageRevision { commit, dirty: false, image_tag });
+        }
+        Ok(Revision { sha, short_sha, dirty, tags, image_tag, source, images })
+    }
+
+    /// The commit of a service's image at an earlier commit (any revision
+    /// git understands), or `None` when git does not know that commit.
+    pub(crate) fn image_commit_at(&self, revision: &str, inputs: Vec<PathBuf>) -> Option<String> {
+        let commit = self.repo.revparse_single(revision).ok()?.peel_to_commit().ok()?;
+        let found = self.last_changes(&commit, vec![(String::new(), inputs)]).ok()?;
+        found.into_iter().next().map(|(_, oid)| oid.to_string())
+    }
+
+    /// For each named set of paths, the newest commit on the first-parent
+    /// history of `start` that changed them: walking back from `start`, the
+    /// last commit before their content differs. A shallow clone's history
+    /// ends early, so its oldest commit is the answer for what did not change.
+    fn last_changes(
+        &self,
+        start: &Commit<'_>,
+        mut pending: Vec<(String, Vec<PathBuf>)>,
+    ) -> Result<BTreeMap<String, Oid>> {
+        let mut found = BTreeMap::new();
+        let head_tree = start.tree().context("read the tree of the git HEAD")?;
+        let wanted: Vec<_> = pending.iter().map(|(_, paths)| fingerprint(&head_tree, paths)).collect();
+        let mut pending: Vec<_> = pending.drain(..).zip(wanted).collect();
+        let mut current = start.clone();
+        for _ in 0..SEARCHED_COMMITS {
+            if pending.is_empty() {
+                break;
+            }
+            let Ok(parent) = current.parent(0) else { break };
+            let tree = parent.tree().context("read a tree of the git history")?;
+            pending.retain(|((name, paths), wanted)| {
+                let same = fingerprint(&tree, paths) == *wanted;
+                if !same {
+                    found.insert(name.clone(), current.id());
+                }
+                same
+            });
+            current = parent;
+        }
+        for ((name, _), _) in pending {
+            found.insert(name, current.id());
+        }
+        Ok(found)
     }
 
     /// Tracked `.env` files whose staged content the tool generated: files

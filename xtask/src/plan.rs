@@ -317,6 +317,7 @@ mod tests {
             task_definition_template: deployable.then(|| format!("{name}.task.json.j2")),
             ecs_service: name.into(),
             immutable_tags: false,
+            inputs: Vec::new(),
         }
     }
 

@@ -76,6 +76,9 @@ pub(crate) struct Service {
     pub(crate) ecs_service: String,
     /// Create the ECR repository with immutable tags.
     pub(crate) immutable_tags: bool,
+    /// Paths outside the build context that the image is made from (a lock
+    /// file, a shared library), relative to the project root.
+    pub(crate) inputs: Vec<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -95,6 +98,8 @@ struct ServiceFile {
     ecs_service: Option<String>,
     #[serde(default)]
     immutable_tags: bool,
+    #[serde(default)]
+    inputs: Vec<Spanned<String>>,
 }
 
 impl Project {
@@ -180,9 +185,73 @@ impl Project {
         self.services.iter().find(|s| s.name == name)
     }
 
+    /// What a service's image is made of, as paths relative to the project
+    /// root: its folder, its build context, its declared `inputs`, and the
+    /// same for every service it is built from. `None` when a build argument
+    /// is a template that reads more than `images.<service>`, since then the
+    /// environment or the process can change the image without any commit.
+    pub(crate) fn image_inputs(&self, service: &Service) -> Option<Vec<PathBuf>> {
+        let mut inputs = Vec::new();
+        let mut seen = Vec::new();
+        self.collect_image_inputs(service, &mut inputs, &mut seen)?;
+        inputs.sort();
+        inputs.dedup();
+        Some(inputs)
+    }
+
+    fn collect_image_inputs<'a>(
+        &'a self,
+        service: &'a Service,
+        inputs: &mut Vec<PathBuf>,
+        seen: &mut Vec<&'a str>,
+    ) -> Option<()> {
+        // A cycle between services is reported by the plan; here it only must not loop.
+        if seen.contains(&service.name.as_str()) {
+            return Some(());
+        }
+        seen.push(&service.name);
+        inputs.extend([service.dir.clone(), service.context.clone(), service.dockerfile.clone()]);
+        inputs.extend(service.inputs.iter().cloned());
+        let mut upstream: Vec<&str> = service.after.iter().map(String::as_str).collect();
+        for template in service.build_args.values() {
+            upstream.extend(images_read_by(template)?);
+        }
+        for name in upstream {
+            self.collect_image_inputs(self.service(name)?, inputs, seen)?;
+        }
+        Some(())
+    }
+
     fn service_names(&self) -> Vec<&str> {
         self.services.iter().map(|s| s.name.as_str()).collect()
     }
+}
+
+/// The services a build-argument template names as `{{ images.<service> }}`,
+/// or `None` when it has any other expression or tag.
+fn images_read_by(template: &str) -> Option<Vec<&str>> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.chars().next() {
+            Some('{') => {
+                let close = after.find("}}")?;
+                let expression = after[1..close].trim().trim_start_matches('-').trim_end_matches('-').trim();
+                let name = expression.strip_prefix("images.")?;
+                if name.is_empty()
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return None;
+                }
+                names.push(name);
+                rest = &after[close + 2..];
+            }
+            Some('%' | '#') => return None,
+            _ => rest = after,
+        }
+    }
+    Some(names)
 }
 
 /// The nearest directory at or above `start` that has both `env/` and `services/`.
@@ -310,6 +379,21 @@ fn load_service(root: &Path, name: &str) -> Result<(Service, Vec<(String, usize)
         after.push(dep.into_inner());
     }
 
+    let mut inputs = Vec::new();
+    for input in file.inputs {
+        let path = PathBuf::from(input.get_ref());
+        let escapes = path.components().any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if escapes || !root.join(&path).exists() {
+            bail!(
+                "{}: `inputs` names {:?}, which is not a file or folder of the project; give paths \
+                 relative to the project root, such as \"Cargo.lock\" or \"libs/common\"",
+                at(input.span().start),
+                input.get_ref()
+            );
+        }
+        inputs.push(path);
+    }
+
     if let Some(argv) = &file.prebuild {
         if argv.is_empty() {
             bail!("{}: `prebuild` is empty; give the command and its arguments", config_rel.display());
@@ -329,6 +413,7 @@ fn load_service(root: &Path, name: &str) -> Result<(Service, Vec<(String, usize)
         task_definition_template,
         ecs_service: file.ecs_service.unwrap_or_else(|| name.to_string()),
         immutable_tags: file.immutable_tags,
+        inputs,
         dir,
     };
     Ok((service, after_spans))
@@ -419,6 +504,61 @@ mod tests {
         ]);
         let err = project.unwrap().environment("prod").unwrap_err().to_string();
         assert_eq!(err, "env/prod.toml:2: `account_id` must be the 12-digit AWS account id, not \"1234\"");
+    }
+
+    #[test]
+    fn build_args_that_only_name_images_keep_an_image_tied_to_its_inputs() {
+        assert_eq!(images_read_by("plain"), Some(vec![]));
+        assert_eq!(images_read_by("{{ images.base }}"), Some(vec!["base"]));
+        assert_eq!(images_read_by("x-{{images.base}}-{{ images.tools }}"), Some(vec!["base", "tools"]));
+        assert_eq!(images_read_by("{{ values.api_url }}"), None);
+        assert_eq!(images_read_by("{{ env(\"TOKEN\") }}"), None);
+        assert_eq!(images_read_by("{% if x %}a{% endif %}"), None);
+        assert_eq!(images_read_by("{{ images.base | lower }}"), None);
+    }
+
+    #[test]
+    fn image_inputs_take_in_the_services_an_image_is_built_from() {
+        let (_dir, project) = project(&[
+            ("Cargo.lock", ""),
+            ("services/base/Dockerfile", "FROM scratch\n"),
+            ("services/web/Dockerfile", "ARG BASE\nFROM $BASE\n"),
+            (
+                "services/web/service.toml",
+                "after = [\"base\"]\ninputs = [\"Cargo.lock\"]\n[build_args]\nBASE = \"{{ images.base }}\"\n",
+            ),
+            ("services/job/Dockerfile", "FROM scratch\n"),
+            ("services/job/service.toml", "[build_args]\nURL = \"{{ values.url }}\"\n"),
+        ]);
+        let project = project.unwrap();
+        let web = project.service("web").unwrap();
+        let inputs: Vec<_> =
+            project.image_inputs(web).unwrap().iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            inputs,
+            [
+                "Cargo.lock",
+                "services/base",
+                "services/base/Dockerfile",
+                "services/web",
+                "services/web/Dockerfile"
+            ]
+        );
+        assert_eq!(project.image_inputs(project.service("job").unwrap()), None);
+    }
+
+    #[test]
+    fn inputs_must_exist_inside_the_project() {
+        for given in ["\"Cargo.lok\"", "\"../elsewhere\""] {
+            let (_dir, project) = project(&[
+                ("Cargo.lock", ""),
+                ("services/api/Dockerfile", "FROM scratch\n"),
+                ("services/api/service.toml", &format!("\ninputs = [{given}]\n")),
+            ]);
+            let err = project.err().unwrap().to_string();
+            assert!(err.starts_with("services/api/service.toml:2: `inputs` names "), "{err}");
+            assert!(err.ends_with("which is not a file or folder of the project; give paths relative to the project root, such as \"Cargo.lock\" or \"libs/common\""), "{err}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Templates see:
 //! - `environment`: name, region, account_id, cluster, registry;
 //! - `values`: the `[values]` table of `env/<name>.toml`;
-//! - `service`: name, repository, platform, os, arch, ecs_service;
+//! - `service`: name, repository, platform, os, arch, ecs_service, and
+//!   commit and image_tag: the commit its image is built from, and its tag;
 //! - `target`: `"compose"` when an env file is rendered for docker compose,
 //!   `"ecs"` when it feeds a task definition, so a template can keep a
 //!   local-only secret out of ECS;
@@ -101,6 +102,9 @@ struct ServiceView<'a> {
     os: &'a str,
     arch: &'a str,
     ecs_service: &'a str,
+    /// The commit the service's image is built from.
+    commit: &'a str,
+    image_tag: &'a str,
 }
 
 #[derive(Serialize)]
@@ -156,9 +160,10 @@ pub(crate) fn registry_host(environment: &Environment) -> String {
         .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", environment.account_id, environment.region))
 }
 
-/// The tagged image reference of a service for a revision.
+/// The tagged image reference of a service for a revision: tagged with the
+/// commit its image is built from.
 pub(crate) fn image_reference(registry: &str, service: &Service, revision: &Revision) -> String {
-    format!("{registry}/{}:{}", service.repository, revision.image_tag)
+    format!("{registry}/{}:{}", service.repository, revision.image(&service.name).image_tag)
 }
 
 impl<'p> Renderer<'p> {
@@ -227,6 +232,7 @@ impl<'p> Renderer<'p> {
     ) -> Result<Rendered, Vec<String>> {
         let mut problems = Vec::new();
         let image = self.context.images[&service.name].clone();
+        let image_revision = self.context.git.image(&service.name).clone();
         let (os, arch) = service.platform.split_once('/').unwrap_or(("linux", "amd64"));
         let view = |target, service_env| TemplateContext {
             base: &self.context,
@@ -237,6 +243,8 @@ impl<'p> Renderer<'p> {
                 os,
                 arch,
                 ecs_service: &service.ecs_service,
+                commit: &image_revision.commit,
+                image_tag: &image_revision.image_tag,
             },
             image: &image,
             target,

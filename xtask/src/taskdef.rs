@@ -29,16 +29,19 @@ const ADDED_BY_ECS: &[&str] = &[
     "deleteRequestedAt",
 ];
 
-/// Replaces each container image that was pushed (`pushed` maps the tagged
-/// reference to its digest) by `repository@digest`, so a task always runs
-/// exactly the bytes that were pushed, and keeps the tag and the commit as
-/// container labels. An image mapped to `None` (not pushed yet, shown by
-/// `diff`) gets the labels and keeps its tag. Returns the references pinned.
-pub(crate) fn pin_images(
-    json: &mut Value,
-    pushed: &BTreeMap<String, Option<String>>,
-    commit: &str,
-) -> Vec<String> {
+/// One image of a release, by its tagged reference: its digest once the
+/// registry has it, and the commit it is built from.
+pub(crate) struct Pin {
+    pub(crate) digest: Option<String>,
+    pub(crate) commit: String,
+}
+
+/// Replaces each container image that was pushed by `repository@digest`, so
+/// a task always runs exactly the bytes that were pushed, and keeps the tag
+/// and the image's commit as container labels. An image without a digest
+/// (not pushed yet, shown by `diff`) gets the labels and keeps its tag.
+/// Returns the references pinned.
+pub(crate) fn pin_images(json: &mut Value, pushed: &BTreeMap<String, Pin>) -> Vec<String> {
     let mut pinned = Vec::new();
     let Some(containers) = json.get_mut("containerDefinitions").and_then(Value::as_array_mut) else {
         return pinned;
@@ -47,8 +50,8 @@ pub(crate) fn pin_images(
         let Some(image) = container.get("image").and_then(Value::as_str).map(str::to_string) else {
             continue;
         };
-        let Some(digest) = pushed.get(&image) else { continue };
-        if let Some(digest) = digest {
+        let Some(pin) = pushed.get(&image) else { continue };
+        if let Some(digest) = &pin.digest {
             container["image"] = Value::String(format!("{}@{digest}", strip_tag(&image)));
             pinned.push(image.clone());
         }
@@ -59,7 +62,7 @@ pub(crate) fn pin_images(
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(labels) = labels.as_object_mut() {
             labels.insert(TAG_LABEL.to_string(), Value::String(image.clone()));
-            labels.insert(REVISION_LABEL.to_string(), Value::String(commit.to_string()));
+            labels.insert(REVISION_LABEL.to_string(), Value::String(pin.commit.clone()));
         }
     }
     pinned
@@ -247,11 +250,15 @@ mod tests {
     #[test]
     fn pinning_uses_the_digest_and_keeps_tag_and_commit_as_labels() {
         let mut json = rendered();
+        let commit = "1a2b3c4d5e6f7890".to_string();
         let pushed = BTreeMap::from([
-            ("127.0.0.1:5000/shop/api:1a2b3c4d5e6f".to_string(), Some("sha256:abc".to_string())),
-            ("127.0.0.1:5000/shop/web:1a2b3c4d5e6f".to_string(), None),
+            (
+                "127.0.0.1:5000/shop/api:1a2b3c4d5e6f".to_string(),
+                Pin { digest: Some("sha256:abc".to_string()), commit: commit.clone() },
+            ),
+            ("127.0.0.1:5000/shop/web:1a2b3c4d5e6f".to_string(), Pin { digest: None, commit }),
         ]);
-        let pinned = pin_images(&mut json, &pushed, "1a2b3c4d5e6f7890");
+        let pinned = pin_images(&mut json, &pushed);
         assert_eq!(pinned, ["127.0.0.1:5000/shop/api:1a2b3c4d5e6f"]);
         assert_eq!(json["containerDefinitions"][0]["image"], "127.0.0.1:5000/shop/api@sha256:abc");
         assert_eq!(commit_of(&json), Some("1a2b3c4d5e6f7890"));

@@ -8,7 +8,7 @@ use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::render::{image_reference, registry_host, Scope, Secrets};
-use crate::taskdef::{self, short_name};
+use crate::taskdef::{self, short_name, Pin};
 use crate::tasks::{plural, runtime, Workspace};
 
 pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
@@ -25,12 +25,12 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
             let text = outputs.task_definition.as_deref().context("a task definition was rendered")?;
             let mut json: serde_json::Value = serde_json::from_str(text)?;
             let image = image_reference(&registry, service, &workspace.revision);
-            let note = if pushed[&image].is_some() {
+            let note = if pushed[&image].digest.is_some() {
                 String::new()
             } else {
                 format!(" ({image} is not in the registry, so its tag is compared, not its digest)")
             };
-            taskdef::pin_images(&mut json, &pushed, &workspace.revision.sha);
+            taskdef::pin_images(&mut json, &pushed);
             let family = json.get("family").and_then(|f| f.as_str()).unwrap_or("?").to_string();
             let Some(latest) = ecs.task_definition(&family).await? else {
                 println!(
@@ -63,20 +63,22 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
 /// This commit's image of every service, with its digest when the registry
 /// has it. Best effort: without the engine or a registry token, the
 /// comparison falls back to tags.
-async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<String, Option<String>> {
-    let images: Vec<String> = workspace
+async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<String, Pin> {
+    let mut found: BTreeMap<String, Pin> = workspace
         .project
         .services
         .iter()
-        .map(|s| image_reference(registry, s, &workspace.revision))
+        .map(|s| {
+            let commit = workspace.revision.image(&s.name).commit.clone();
+            (image_reference(registry, s, &workspace.revision), Pin { digest: None, commit })
+        })
         .collect();
-    let mut found: BTreeMap<String, Option<String>> = images.iter().map(|i| (i.clone(), None)).collect();
     let Ok(engine) = Engine::connect().await else { return found };
     let ecr = Ecr::connect(&workspace.environment.region, registry).await;
     let Ok(credentials) = ecr.credentials().await else { return found };
-    for image in images {
-        if let Ok(Some(digest)) = engine.registry_has(&image, &credentials).await {
-            found.insert(image, Some(digest));
+    for (image, pin) in &mut found {
+        if let Ok(Some(digest)) = engine.registry_has(image, &credentials).await {
+            pin.digest = Some(digest);
         }
     }
     found

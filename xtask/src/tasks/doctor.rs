@@ -121,6 +121,17 @@ fn failed(check: &'static str, error: &anyhow::Error, fallback: &str) -> Finding
     Finding::fail(check, summary, fix)
 }
 
+/// Which images uncommitted changes would reach, and the tag they would get.
+fn dirty_images(revision: &Revision) -> String {
+    let dirty: Vec<&str> =
+        revision.images.iter().filter(|(_, image)| image.dirty).map(|(name, _)| name.as_str()).collect();
+    if dirty.is_empty() {
+        "no image is built from them".to_string()
+    } else {
+        format!("the images of {} would be tagged {}", dirty.join(", "), revision.image_tag)
+    }
+}
+
 /// The repository and its revision, which the later checks use, and the
 /// finding about them.
 fn git(project: &Project) -> (Finding, Option<(Git, Revision)>) {
@@ -128,7 +139,7 @@ fn git(project: &Project) -> (Finding, Option<(Git, Revision)>) {
         Ok(git) => git,
         Err(e) => return (failed("git", &e, "run `git init` and commit"), None),
     };
-    let revision = match git.revision() {
+    let revision = match git.revision(project) {
         Ok(revision) => revision,
         Err(e) => return (failed("git", &e, "commit first"), None),
     };
@@ -139,7 +150,7 @@ fn git(project: &Project) -> (Finding, Option<(Git, Revision)>) {
     let finding = if revision.dirty {
         Finding::warn(
             "git",
-            format!("{at}, uncommitted changes: images would be tagged {}", revision.image_tag),
+            format!("{at}, uncommitted changes: {}", dirty_images(&revision)),
             "commit or stash before `push` or `release`, or pass --allow-dirty",
         )
     } else {

@@ -39,7 +39,7 @@ impl Workspace {
         let project = Project::discover()?;
         let environment = project.environment(environment)?;
         let git = Git::open(&project.root)?;
-        let revision = git.revision()?;
+        let revision = git.revision(&project)?;
         Ok(Workspace { project, environment, git, revision })
     }
 

@@ -41,7 +41,9 @@ pub(crate) fn checks(project: &Project) -> Vec<Finding> {
         found.push(finding);
     };
 
-    let git = match Git::open(&project.root).and_then(|git| git.revision().map(|revision| (git, revision))) {
+    let git = match Git::open(&project.root)
+        .and_then(|git| git.revision(project).map(|revision| (git, revision)))
+    {
         Ok(pair) => Some(pair),
         Err(e) => {
             push(Finding::fail("git", format!("{e:#}"), "run the checks inside the project's git checkout"));

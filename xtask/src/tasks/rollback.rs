@@ -47,7 +47,16 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
                 })?;
                 wanted
             }
-            Some(commit) => find_commit(&ecs, &family, commit).await?,
+            Some(commit) => {
+                // At a commit that left the service alone, it ran the image
+                // of the commit that last changed it, and that is what its
+                // revisions record.
+                let image_commit = workspace
+                    .project
+                    .image_inputs(service)
+                    .and_then(|inputs| workspace.git.image_commit_at(commit, inputs));
+                find_commit(&ecs, &family, image_commit.as_deref().unwrap_or(commit)).await?
+            }
         };
         let force = flags.deploy.force_new_deployment;
         if short_name(&target) == short_name(&current) && !force {

@@ -189,7 +189,8 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     assert_eq!(p.running_revision(moto, "app"), 3);
     let status = p.xtask(&["status", "--env", "dev"], moto).success();
     assert!(status.stdout.contains(&format!("revision  {app}:3")), "{}", status.stdout);
-    assert!(status.stdout.contains(&format!("commit    {}", p.repo.short_sha())), "{}", status.stdout);
+    // The image did not change, so the commit shown is the one it was built from.
+    assert!(status.stdout.contains(&format!("commit    {short}")), "{}", status.stdout);
     assert!(status.stdout.contains("rollout   COMPLETED, 1/1 tasks running"), "{}", status.stdout);
     assert!(status.stdout.contains(&format!("before it {app}:2 ({short})")), "{}", status.stdout);
 
@@ -210,6 +211,115 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     assert_eq!(p.running_revision(moto, "app"), 2);
     // The worker was never touched by the rollbacks.
     assert_eq!(p.running_revision(moto, "worker"), 3);
+}
+
+/// The last line about a step, found by its step name: the step's result
+/// after a run, its plan line after a dry run.
+fn step_line<'a>(stdout: &'a str, step: &str) -> &'a str {
+    stdout
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().strip_prefix(step).is_some_and(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no `{step}` line:\n{stdout}"))
+}
+
+#[test]
+fn a_commit_that_changes_one_service_rebuilds_and_redeploys_only_that_service() {
+    let moto = servers().moto_port;
+    let p = project();
+    p.create_ecs(moto, &["app", "worker"]);
+    let release = ["release", "--env", "dev", "--poll-interval", "100ms", "--timeout", "30s"];
+    p.xtask(&release, moto).success();
+    let first = p.repo.short_sha();
+
+    // An uncommitted change reaches the worker's image only.
+    p.repo.write("services/worker/hello.txt", "worker, changed\n");
+    let plan = p.xtask(&["release", "--env", "dev", "--dry-run"], moto).success();
+    let app_image = format!("{}:{first}", p.image("app"));
+    assert!(step_line(&plan.stdout, "push app").contains(&format!("{app_image}, unless")), "{}", plan.stdout);
+    assert!(
+        step_line(&plan.stdout, "push worker")
+            .contains(&format!("{}:{first}-dirty, unless", p.image("worker"))),
+        "{}",
+        plan.stdout
+    );
+
+    p.repo.commit();
+    let second = p.repo.short_sha();
+    let run = p.xtask(&release, moto).success();
+    let out = &run.stdout;
+    assert_eq!(
+        step_line(out, "build app"),
+        format!("build app          skipped: {app_image} exists (--force rebuilds it)")
+    );
+    assert!(
+        step_line(out, "push app")
+            .starts_with(&format!("push app           skipped: {app_image} is in the registry")),
+        "{out}"
+    );
+    assert_eq!(
+        step_line(out, "register app"),
+        format!("register app       skipped: {}:2 is identical", p.family("app"))
+    );
+    assert_eq!(
+        step_line(out, "deploy app"),
+        format!("deploy app         skipped: app runs {}:2 already", p.family("app"))
+    );
+    assert!(
+        step_line(out, "build worker")
+            .starts_with(&format!("build worker       built {}:{second} (", p.image("worker"))),
+        "{out}"
+    );
+    assert!(
+        step_line(out, "push worker")
+            .starts_with(&format!("push worker        pushed {}@sha256:", p.image("worker"))),
+        "{out}"
+    );
+    assert!(
+        step_line(out, "register worker")
+            .starts_with(&format!("register worker    registered {}:3 (", p.family("worker"))),
+        "{out}"
+    );
+    assert!(
+        step_line(out, "deploy worker").contains(&format!(
+            "{}:2 -> {}:3",
+            p.family("worker"),
+            p.family("worker")
+        )),
+        "{out}"
+    );
+    assert_eq!((p.revisions(moto, "app"), p.running_revision(moto, "app")), (2, 2));
+    assert_eq!((p.revisions(moto, "worker"), p.running_revision(moto, "worker")), (3, 3));
+
+    // Each definition records the commit its image was built from.
+    let commit_label = |revision: &str| {
+        let found = aws(moto, &["ecs", "describe-task-definition", "--task-definition", revision]);
+        found["taskDefinition"]["containerDefinitions"][0]["dockerLabels"]
+            ["org.opencontainers.image.revision"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(commit_label(&format!("{}:2", p.family("app"))).starts_with(&first));
+    assert!(commit_label(&format!("{}:3", p.family("worker"))).starts_with(&second));
+    // No image of the app was made for the second commit.
+    let tagged = Command::new("docker")
+        .args(["image", "inspect", &format!("{}:{second}", p.image("app"))])
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "the app was rebuilt for a commit that did not change it");
+
+    // A machine without the app's image (a fresh CI runner) finds it in the registry.
+    let removed = Command::new("docker").args(["rmi", &app_image]).output().unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    p.repo.write("services/worker/hello.txt", "worker, changed again\n");
+    p.repo.commit();
+    let run = p.xtask(&release, moto).success();
+    assert_eq!(
+        step_line(&run.stdout, "build app"),
+        format!("build app          skipped: {app_image} is in the registry (--force rebuilds it)")
+    );
+    assert_eq!((p.revisions(moto, "app"), p.revisions(moto, "worker")), (2, 4));
 }
 
 #[test]

@@ -155,9 +155,17 @@ fn never_overwrites_a_hand_written_file() {
 }
 
 #[test]
-fn a_dirty_tree_never_gets_a_clean_looking_tag() {
+fn uncommitted_changes_never_get_a_clean_looking_tag() {
     let repo = Repo::project();
+    // A change beside the API leaves its image's tag alone...
     repo.write("services/web/index.html", "changed\n");
+    repo.xtask(&["dev-env"]).success();
+    assert_eq!(
+        repo.read("services/web/dev.env").lines().nth(1).unwrap(),
+        format!("API_IMAGE=127.0.0.1:5000/api:{}", repo.short_sha())
+    );
+    // ...and a change to what the API's image is built from marks it.
+    repo.write("services/api/main.py", "print('changed')\n");
     repo.xtask(&["dev-env"]).success();
     assert_eq!(
         repo.read("services/web/dev.env").lines().nth(1).unwrap(),

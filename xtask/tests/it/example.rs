@@ -29,7 +29,7 @@ fn example() -> Repo {
         fs::create_dir_all(repo.path().join(dir)).unwrap();
         copy(&source.join(dir), &repo.path().join(dir));
     }
-    for file in [".gitignore", "docker-compose.yml"] {
+    for file in [".gitignore", "docker-compose.yml", "Cargo.toml", "Cargo.lock"] {
         fs::copy(source.join(file), repo.path().join(file)).unwrap();
     }
     repo.commit();

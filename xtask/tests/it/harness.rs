@@ -111,7 +111,12 @@ impl Repo {
 
     /// The tag images of HEAD get on a clean tree.
     pub fn short_sha(&self) -> String {
-        let out = self.git(&["rev-parse", "--short=12", "HEAD"]);
+        self.short_sha_of("HEAD")
+    }
+
+    /// The tag images get that were last changed by a given commit.
+    pub fn short_sha_of(&self, revision: &str) -> String {
+        let out = self.git(&["rev-parse", "--short=12", revision]);
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 

@@ -19,6 +19,8 @@ fn project_with_base() -> Repo {
 fn dry_run_prints_the_plan_in_stages() {
     let repo = project_with_base();
     let sha = repo.short_sha();
+    // The last commit left web alone, so its image keeps the tag of the commit before.
+    let web = repo.short_sha_of("HEAD~1");
     let full = String::from_utf8(repo.git(&["rev-parse", "HEAD"]).stdout).unwrap();
     let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success();
     let expected = format!(
@@ -32,14 +34,14 @@ stage 2 (7 in parallel)
   render api        templates/api.env.j2, templates/api.task.json.j2
   render web        templates/web.env.j2, templates/web.task.json.j2
   build base        services/base/Dockerfile (context services/base) for linux/amd64 -> 127.0.0.1:5000/base:{sha}
-  build web         services/web/Dockerfile (context services/web) for linux/amd64 -> 127.0.0.1:5000/web:{sha}
+  build web         services/web/Dockerfile (context services/web) for linux/amd64 -> 127.0.0.1:5000/web:{web}
   ensure-repo api   repository demo/api in us-east-1
   ensure-repo base  repository base in us-east-1
   ensure-repo web   repository web in us-east-1
 stage 3 (3 in parallel)
   build api         services/api/Dockerfile (context services/api) for linux/amd64, --build-arg BASE -> 127.0.0.1:5000/demo/api:{sha}
   push base         127.0.0.1:5000/base:{sha}, unless the registry has it
-  push web          127.0.0.1:5000/web:{sha}, unless the registry has it
+  push web          127.0.0.1:5000/web:{web}, unless the registry has it
 stage 4 (2 in parallel)
   push api          127.0.0.1:5000/demo/api:{sha}, unless the registry has it
   register web      task definition family demo-web, image pinned to its digest, unless unchanged

@@ -23,7 +23,8 @@ fn prints_env_files_and_task_definitions_with_secrets_redacted() {
              ==> api task definition (templates/api.task.json.j2, env dev)\n\
              {{\"family\": \"api\", \"image\": \"127.0.0.1:5000/api:{}\", \"environment\": \
              [{{\"name\": \"GREETING\", \"value\": \"hello\"}}]}}\n",
-            repo.short_sha()
+            // The last commit changed templates only, so the image keeps the tag of the one before.
+            repo.short_sha_of("HEAD~1")
         )
     );
     assert!(!run.stdout.contains("s3cr3t-value") && !run.stderr.contains("s3cr3t-value"));
