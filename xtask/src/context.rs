@@ -83,16 +83,12 @@ impl Ignore {
 /// Matches path segments against pattern segments; `**` spans any number of
 /// segments, and `*`, `?` work within one segment.
 fn matches(pattern: &[String], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => (0..=path.len()).any(|skip| matches(rest, &path[skip..])),
-        Some((first, rest)) => match path.split_first() {
-            Some((segment, path_rest)) => {
-                glob(first.as_bytes(), segment.as_bytes()) && matches(rest, path_rest)
-            }
-            None => false,
-        },
-    }
+    wildcard(
+        pattern,
+        path,
+        |segment| segment == "**",
+        |segment, part| glob(segment.as_bytes(), part.as_bytes()),
+    )
 }
 
 /// Whether a pattern could match some path inside the folder `dir`.
@@ -109,15 +105,62 @@ fn could_match_below(pattern: &[String], dir: &[&str]) -> bool {
     }
 }
 
+/// One unit of a segment pattern: `*`, `?`, or a byte (`\\x` is `x` itself).
+#[derive(Clone, Copy, PartialEq)]
+enum Token {
+    Star,
+    Any,
+    Byte(u8),
+}
+
 fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..])),
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(b'\\'), Some(&t)) if pattern.len() > 1 => pattern[1] == t && glob(&pattern[2..], &text[1..]),
-        (Some(&p), Some(&t)) => p == t && glob(&pattern[1..], &text[1..]),
-        _ => false,
+    let mut tokens = Vec::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < pattern.len() {
+        tokens.push(match pattern[i] {
+            b'*' => Token::Star,
+            b'?' => Token::Any,
+            b'\\' if i + 1 < pattern.len() => {
+                i += 1;
+                Token::Byte(pattern[i])
+            }
+            byte => Token::Byte(byte),
+        });
+        i += 1;
     }
+    wildcard(&tokens, text, |t| *t == Token::Star, |t, byte| *t == Token::Any || *t == Token::Byte(*byte))
+}
+
+/// Wildcard matching where a star spans any run of units and every other
+/// token matches one unit. Greedy, going back only to the last star seen,
+/// so it takes at most pattern x text steps: a rule like `*a*a*a*a*b` in a
+/// `.dockerignore` cannot stall a build, as naive backtracking would.
+fn wildcard<P, T>(
+    pattern: &[P],
+    text: &[T],
+    is_star: impl Fn(&P) -> bool,
+    one: impl Fn(&P, &T) -> bool,
+) -> bool {
+    let (mut p, mut t) = (0, 0);
+    // Where to resume after the last star: its pattern position and the text it has eaten up to.
+    let mut resume: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && is_star(&pattern[p]) {
+            resume = Some((p + 1, t));
+            p += 1;
+        } else if p < pattern.len() && one(&pattern[p], &text[t]) {
+            p += 1;
+            t += 1;
+        } else if let Some((after_star, eaten)) = resume {
+            // Let the star eat one more unit and try again from there.
+            resume = Some((after_star, eaten + 1));
+            p = after_star;
+            t = eaten + 1;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(is_star)
 }
 
 /// The files of a context, relative to it and sorted, that the build sees.
@@ -241,6 +284,23 @@ mod tests {
         assert!(!ignore.excludes("keep.log"));
         assert!(ignore.excludes("node_modules/x/index.js"));
         assert!(!ignore.excludes("src/node_modules.rs"));
+    }
+
+    #[test]
+    fn globs_match_like_docker_and_never_backtrack_without_end() {
+        assert!(glob(b"*.log", b"a.log"));
+        assert!(!glob(b"*.log", b"a.lo"));
+        assert!(glob(b"a?c", b"abc"));
+        assert!(glob(b"a\\*c", b"a*c"));
+        assert!(!glob(b"a\\*c", b"abc"));
+        assert!(glob(b"*", b""));
+        assert!(glob(b"a*b*c", b"aXbYbZc"));
+        // Found by the property tests: naive backtracking took exponential time here.
+        let rule = "*a".repeat(20) + "b";
+        assert!(!glob(rule.as_bytes(), "a".repeat(60).as_bytes()));
+        let ignore = Ignore::parse(&("**/a/".repeat(15) + "b"));
+        assert!(!ignore.excludes(&"a/".repeat(40)));
+        assert!(Ignore::parse("**/a/**/b").excludes("x/a/y/z/b"));
     }
 
     #[test]

@@ -228,7 +228,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => number * 3600.0,
         _ => return Err(format!("`{text}`: unknown unit `{unit}`; use ms, s, m or h")),
     };
-    Ok(Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too long a duration"))
 }
 
 pub(crate) fn human(duration: Duration) -> String {
@@ -321,6 +321,11 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert_eq!(human(Duration::from_secs(600)), "10m");
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        // Found by reading for the property tests: a huge number was a panic, not an error.
+        assert_eq!(
+            parse_duration("99999999999999999999999h"),
+            Err("`99999999999999999999999h` is too long a duration".to_string())
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ mod net;
 mod plan;
 mod project;
 mod render;
+#[cfg(test)]
+mod robustness;
 mod taskdef;
 mod tasks;
 
