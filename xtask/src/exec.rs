@@ -151,6 +151,7 @@ impl<'w> Executor<'w> {
         let started = Instant::now();
         let mut state = vec![State::Waiting; plan.nodes.len()];
         let mut running: FuturesUnordered<RunningStep<'_>> = FuturesUnordered::new();
+        let mut interrupt = Interrupt::listen()?;
         loop {
             // Start what is ready, in plan order, up to the bound.
             for i in 0..plan.nodes.len() {
@@ -181,6 +182,14 @@ impl<'w> Executor<'w> {
                 tokio::select! {
                     finished = running.next() => break finished.expect("a step is running"),
                     _ = tick.tick() => self.progress.draw(),
+                    signal = interrupt.recv() => {
+                        // Dropping the running steps cancels them: a push
+                        // stops before its manifest, so no tag points at a
+                        // partial image, and nothing after it starts.
+                        drop(running);
+                        self.progress.erase();
+                        return Err(interrupted(plan, &state, signal));
+                    }
                 }
             };
             let step = &plan.nodes[i].step;
@@ -728,6 +737,61 @@ enum State {
     Failed,
     /// Never started: something it depends on failed.
     Blocked,
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (what CI runners and `kill` send), caught
+/// while a plan runs so that it stops between steps and says where it stopped.
+struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> Result<Interrupt> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt()).context("listen for Ctrl-C")?,
+            term: signal(SignalKind::terminate()).context("listen for SIGTERM")?,
+        })
+    }
+
+    /// Waits for either signal; returns its name and the exit code a shell
+    /// gives a process it ended (128 + the signal number).
+    async fn recv(&mut self) -> (&'static str, u8) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+        }
+    }
+}
+
+/// The error an interrupted run ends with: what was done, what was stopped,
+/// and what a rerun does.
+fn interrupted(plan: &Plan, state: &[State], (signal, code): (&'static str, u8)) -> anyhow::Error {
+    let steps = |wanted: State| -> Vec<&Step> {
+        plan.nodes.iter().zip(state).filter(|(_, s)| **s == wanted).map(|(n, _)| &n.step).collect()
+    };
+    let stopped = steps(State::Running);
+    let done = steps(State::Succeeded).len();
+    let waiting = steps(State::Waiting).len() + steps(State::Blocked).len();
+    let list = |steps: &[&Step]| steps.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+    let mut message = format!("interrupted by {signal}: {done} step{} had finished", plural(done));
+    if !stopped.is_empty() {
+        message += &format!("; stopped: {}", list(&stopped));
+    }
+    if waiting > 0 {
+        message += &format!("; {waiting} not started");
+    }
+    let rollouts: Vec<&Step> = stopped.iter().copied().filter(|s| matches!(s, Step::Wait(_))).collect();
+    if !rollouts.is_empty() {
+        message += &format!(
+            ". The rollouts of {} go on in ECS without being watched",
+            list(&rollouts).replace("wait ", "")
+        );
+    }
+    message += ". No service was pointed at an image that was not fully pushed; run the same command again: \
+                it skips what is done and finishes the rest";
+    deploy::Failed { code, message }.into()
 }
 
 fn now_rfc3339() -> String {

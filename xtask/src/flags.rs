@@ -360,6 +360,10 @@ pub(crate) struct DeployFlags {
     /// How often the service is polled while waiting.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
     pub(crate) poll_interval: std::time::Duration,
+    /// How long to wait for another release, deploy or rollback of the same cluster on this machine
+    /// to end; without it, such a run is refused at once, naming the run that holds the cluster.
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) wait_for_lock: std::time::Duration,
 }
 
 /// Which services a command applies to.

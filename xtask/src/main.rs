@@ -13,6 +13,7 @@ mod files;
 mod findings;
 mod flags;
 mod git;
+mod lock;
 mod net;
 mod plan;
 mod project;

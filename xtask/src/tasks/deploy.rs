@@ -20,6 +20,7 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
     }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
+    let _lock = crate::lock::acquire(&workspace.environment, flags.deploy.wait_for_lock)?;
     let plan = plan::deploy(&services);
     plan.stages()?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;

@@ -26,6 +26,7 @@ pub(crate) fn run(flags: Release) -> Result<()> {
     }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
+    let _lock = crate::lock::acquire(&workspace.environment, flags.deploy.wait_for_lock)?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
     let options = Options {
         jobs: flags.run.jobs,

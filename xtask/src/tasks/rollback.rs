@@ -17,6 +17,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     workspace.require_consent(&flags.confirm)?;
+    let _lock = crate::lock::acquire(&workspace.environment, flags.deploy.wait_for_lock)?;
     let environment = &workspace.environment;
     let name = service.ecs_service.as_str();
     runtime()?.block_on(async {

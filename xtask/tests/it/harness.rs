@@ -158,15 +158,21 @@ impl Repo {
 
     /// [`Repo::xtask_aws`] with more process variables.
     pub fn xtask_aws_with(&self, args: &[&str], aws_port: u16, vars: &[(&str, &str)]) -> Run {
-        let endpoint = format!("http://127.0.0.1:{aws_port}");
-        let mut all = vec![
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        let mut command = self.xtask_aws_command(args, aws_port);
+        command.envs(vars.iter().copied());
+        Run::from(command.output().unwrap())
+    }
+
+    /// The command `xtask_aws_with` runs, for a test that starts it and acts while it runs.
+    pub fn xtask_aws_command(&self, args: &[&str], aws_port: u16) -> Command {
+        let mut command = self.isolated(Command::new(env!("CARGO_BIN_EXE_xtask")));
+        command.args(args).envs([
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{aws_port}").as_str()),
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing-secret-value"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-        ];
-        all.extend_from_slice(vars);
-        self.xtask_with(args, &all)
+        ]);
+        command
     }
 
     pub fn xtask_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {

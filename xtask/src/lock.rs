@@ -1,0 +1,117 @@
+//! One release, deploy or rollback at a time per ECS cluster on a machine.
+//!
+//! The lock is an advisory lock (`flock`) on a file named after the account,
+//! region and cluster. The kernel releases it the moment its holder ends,
+//! however it ends (a crash, `kill -9`, a closed terminal), so no stale lock
+//! ever blocks a run, and a live holder's lock cannot be broken. The file
+//! also says who holds it, for the message the next run prints; a file that
+//! still names a holder when its lock is free was left by a run that did not
+//! finish, which the next run mentions.
+//!
+//! Runs on different machines do not see each other's locks: CI serialises
+//! them with a concurrency group (see `.github/workflows/release.yml`).
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+
+use crate::project::Environment;
+
+/// How often a run that waits for the lock tries again.
+const RETRY: Duration = Duration::from_millis(250);
+
+/// Held while it lives; dropping it clears the holder and releases the lock.
+pub(crate) struct Lock {
+    file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // A file without a holder tells the next run this one finished.
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// Where lock files live: `XTASK_LOCK_DIR`, else `xtask-locks` in the
+/// system's temporary folder, shared by every checkout on the machine.
+fn lock_dir() -> PathBuf {
+    std::env::var_os("XTASK_LOCK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("xtask-locks"))
+}
+
+/// Takes the lock of the environment's cluster, waiting up to `wait` for a
+/// run that holds it; refuses, naming the holder, when it is still held.
+pub(crate) fn acquire(environment: &Environment, wait: Duration) -> Result<Lock> {
+    let dir = lock_dir();
+    fs::create_dir_all(&dir).with_context(|| format!("create the lock folder {}", dir.display()))?;
+    let path =
+        dir.join(format!("{}-{}-{}.lock", environment.account_id, environment.region, environment.cluster));
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("open the lock file {}", path.display()))?;
+    let deadline = Instant::now() + wait;
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                let holder = holder(&mut file);
+                if Instant::now() >= deadline {
+                    bail!(
+                        "cluster {} (env {}) is being changed by another run: {holder}; wait for it to finish, \
+                         or pass --wait-for-lock 10m to wait (the lock is released the moment that run ends, \
+                         however it ends)",
+                        environment.cluster,
+                        environment.name
+                    );
+                }
+                if !told {
+                    println!("waiting for the lock of cluster {}, held by {holder}", environment.cluster);
+                    told = true;
+                }
+                std::thread::sleep(RETRY.min(deadline.saturating_duration_since(Instant::now())));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("lock {}", path.display()));
+            }
+        }
+    }
+    let previous = holder(&mut file);
+    if !previous.is_empty() {
+        println!(
+            "note: an earlier run did not finish ({previous}); this one continues from where it stopped"
+        );
+    }
+    file.set_len(0).and_then(|()| file.rewind()).context("clear the lock file")?;
+    let me = format!("pid {} (`{}`, started {})", std::process::id(), command_line(), now_utc());
+    file.write_all(me.as_bytes()).and_then(|()| file.flush()).context("write the lock file")?;
+    Ok(Lock { file })
+}
+
+/// Who holds the lock, as its holder wrote it.
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+    text.trim().to_string()
+}
+
+/// The command as typed, `cargo xtask release --env prod`.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+fn now_utc() -> String {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    aws_smithy_types::DateTime::from_secs(seconds as i64)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| seconds.to_string())
+}
