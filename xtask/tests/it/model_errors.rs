@@ -141,3 +141,19 @@ fn repository_without_commits() {
         "error: the git repository has no commit yet; commit first: image tags are derived from the commit\n",
     );
 }
+
+#[test]
+fn a_detached_head_is_not_an_error() {
+    // CI systems check out a commit, not a branch: images are tagged by commit either way.
+    let repo = Repo::project();
+    repo.git(&["checkout", "-q", "--detach"]);
+    let sha = repo.short_sha();
+    let plan = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success();
+    assert!(plan.stdout.starts_with(&format!("release plan: env dev, commit {sha}, ")), "{}", plan.stdout);
+    let doctor = repo.xtask(&["doctor"]);
+    assert!(
+        doctor.stdout.contains(&format!("ok    git               detached HEAD at {sha}, tree clean\n")),
+        "{}",
+        doctor.stdout
+    );
+}

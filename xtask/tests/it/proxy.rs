@@ -29,6 +29,10 @@ struct Rule {
     needle: String,
     /// Matching requests let through before the fault starts.
     skip: usize,
+    /// After `skip`, one matching request in this many gets the fault.
+    period: usize,
+    /// Matching requests seen since `skip` ran out.
+    seen: usize,
     remaining: usize,
     fault: Arc<Fault>,
 }
@@ -68,6 +72,21 @@ impl Proxy {
         self.rules.lock().unwrap().push(Rule {
             needle: needle.to_string(),
             skip,
+            period: 1,
+            seen: 0,
+            remaining: times,
+            fault: Arc::new(fault),
+        });
+    }
+
+    /// One request in `period` whose head contains `needle` gets `fault`,
+    /// `times` times in all: a fraction of the traffic, the same on every run.
+    pub fn inject_every(&self, needle: &str, period: usize, times: usize, fault: Fault) {
+        self.rules.lock().unwrap().push(Rule {
+            needle: needle.to_string(),
+            skip: 0,
+            period,
+            seen: 0,
             remaining: times,
             fault: Arc::new(fault),
         });
@@ -82,9 +101,13 @@ impl Proxy {
         let Some((head, rest)) = read_head(&mut client) else { return };
         let fault = {
             let mut rules = self.rules.lock().unwrap();
-            rules.iter_mut().find(|r| r.remaining > 0 && head.contains(&r.needle)).and_then(|rule| {
+            rules.iter_mut().filter(|r| r.remaining > 0 && head.contains(&r.needle)).find_map(|rule| {
                 if rule.skip > 0 {
                     rule.skip -= 1;
+                    return None;
+                }
+                rule.seen += 1;
+                if rule.seen % rule.period != 0 {
                     return None;
                 }
                 rule.remaining -= 1;
