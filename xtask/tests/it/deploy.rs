@@ -635,7 +635,8 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     let fast = ["--poll-interval", "100ms", "--timeout", "30s"];
 
     let mut runs = Vec::new();
-    let mut run = |args: &[&str]| runs.push((args.join(" "), p.xtask_with(args, moto, &vars)));
+    let mut run_at = |args: &[&str], port: u16| runs.push((args.join(" "), p.xtask_with(args, port, &vars)));
+    let mut run = |args: &[&str]| run_at(args, moto);
     run(&["dev-env"]);
     run(&["render", "--env", "dev"]);
     run(&["release", "--env", "dev", "--dry-run"]);
@@ -645,7 +646,22 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     run(&["diff", "--env", "dev"]);
     run(&["status", "--env", "dev"]);
     run(&[&["ci", "deploy", "--env", "dev", "--force-new-deployment"][..], &fast].concat());
-    // Failing paths: a template error beside the secret, and a service that does not exist.
+    run(&[&["rollback", "--env", "dev", "--service", "app", "--to", "1"][..], &fast].concat());
+    // Failing paths: a release refused by another run's lock, an expired AWS
+    // session on push, an unreachable engine, a template error beside the
+    // secret, and a service that does not exist.
+    let lock_path =
+        std::env::temp_dir().join(format!("xtask-locks/123456789012-us-east-1-{}.lock", p.prefix));
+    let held = std::fs::File::open(&lock_path).unwrap();
+    held.lock().unwrap();
+    run(&["release", "--env", "dev"]);
+    drop(held);
+    let proxy = Proxy::start(moto);
+    proxy.inject("GetAuthorizationToken", 1, Fault::aws_error("ExpiredTokenException", "expired"));
+    run_at(&["push", "--env", "dev", "--force"], proxy.port);
+    let no_engine = [&vars[..], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]].concat();
+    runs.push(("build --env dev".to_string(), p.xtask_with(&["build", "--env", "dev"], moto, &no_engine)));
+    let mut run = |args: &[&str]| runs.push((args.join(" "), p.xtask_with(args, moto, &vars)));
     p.repo.write("templates/worker.env.j2", "GREETING={{ values.nope }}\n");
     run(&["render", "--env", "dev"]);
     run(&["release", "--env", "dev"]);
@@ -653,7 +669,10 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
 
     let dev_env = p.repo.read("services/app/dev.env");
     assert!(dev_env.contains(&format!("STRIPE_SECRET={secret}")), "the secret did not reach the env file");
-    assert!(runs.iter().skip(9).all(|(_, r)| r.code != 0), "a failing path succeeded");
+    for (command, r) in runs.iter().take(10) {
+        assert_eq!(r.code, 0, "`{command}` failed: {}{}", r.stdout, r.stderr);
+    }
+    assert!(runs.iter().skip(10).all(|(_, r)| r.code != 0), "a failing path succeeded");
     for (command, r) in &runs {
         for value in watched {
             assert!(!r.stdout.contains(value) && !r.stderr.contains(value), "`{command}` printed {value:?}");
@@ -661,6 +680,7 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     }
     let mut written = files_outside_env_files(p.repo.path());
     written.push((summary.clone(), std::fs::read_to_string(&summary).unwrap()));
+    written.push((lock_path.clone(), std::fs::read_to_string(&lock_path).unwrap()));
     for (path, text) in &written {
         for value in watched {
             assert!(!text.contains(value), "{} holds {value:?}", path.display());
