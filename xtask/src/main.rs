@@ -28,6 +28,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A reader that goes away (`cargo xtask status | head`) ends the tool
+    // quietly, as it ends any Unix tool, instead of a panic at the next print.
+    // SAFETY: restoring a signal's default action before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = flags::Cli::parse();
     let started = std::time::Instant::now();
     let result = match cli.command {

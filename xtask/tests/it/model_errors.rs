@@ -157,3 +157,16 @@ fn a_detached_head_is_not_an_error() {
         doctor.stdout
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_tool_quietly() {
+    // `cargo xtask render --env dev | head -1`, with head gone before the first line.
+    use std::os::unix::process::ExitStatusExt;
+    let repo = Repo::project();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = repo.xtask_aws_command(&["render", "--env", "dev"], 1).stdout(writer).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(13), "not ended by SIGPIPE: {:?} {stderr}", out.status);
+    assert_eq!(stderr, "");
+}
