@@ -20,7 +20,8 @@ struct Project {
     registry_port: u16,
 }
 
-const TASK_TEMPLATE: &str = r#"{
+/// Also used by the fault-injection test.
+pub const TASK_TEMPLATE: &str = r#"{
   "family": "{{ values.prefix }}-{{ service.name }}",
   "networkMode": "awsvpc",
   "requiresCompatibilities": ["FARGATE"],

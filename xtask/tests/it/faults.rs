@@ -3,21 +3,12 @@
 //! connection, throttling or an expired registry token, and the release
 //! still completes, with every service built, pushed once and deployed.
 
+use crate::deploy::TASK_TEMPLATE;
 use crate::harness::Repo;
 use crate::proxy::{Fault, Proxy};
 use crate::servers::{aws, create_ecs, servers, ECR_PASSWORD, ECR_USER};
 
 const SERVICES: usize = 20;
-
-const TASK_TEMPLATE: &str = r#"{
-  "family": "{{ values.prefix }}-{{ service.name }}",
-  "networkMode": "awsvpc",
-  "requiresCompatibilities": ["FARGATE"],
-  "cpu": "256",
-  "memory": "512",
-  "containerDefinitions": [{ "name": "{{ service.name }}", "image": "{{ image }}" }]
-}
-"#;
 
 #[test]
 fn a_release_of_20_services_survives_injected_faults() {
