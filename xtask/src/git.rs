@@ -57,9 +57,15 @@ impl Revision {
 }
 
 /// The content of some paths in a tree: each one's object id and mode, or
-/// nothing where the path does not exist.
+/// nothing where the path does not exist. The empty path is the whole tree.
 fn fingerprint(tree: &Tree<'_>, paths: &[PathBuf]) -> Vec<Option<(Oid, i32)>> {
-    paths.iter().map(|path| tree.get_path(path).ok().map(|entry| (entry.id(), entry.filemode()))).collect()
+    paths
+        .iter()
+        .map(|path| match path.as_os_str().is_empty() {
+            true => Some((tree.id(), 0o040000)),
+            false => tree.get_path(path).ok().map(|entry| (entry.id(), entry.filemode())),
+        })
+        .collect()
 }
 
 /// Whether a changed path (a file, or an untracked folder) is one of the

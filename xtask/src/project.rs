@@ -210,8 +210,10 @@ impl Project {
             return Some(());
         }
         seen.push(&service.name);
-        inputs.extend([service.dir.clone(), service.context.clone(), service.dockerfile.clone()]);
-        inputs.extend(service.inputs.iter().cloned());
+        for path in [&service.dir, &service.context, &service.dockerfile].into_iter().chain(&service.inputs) {
+            // A context of "../.." is the whole project, the empty path; one outside it cannot be tracked.
+            inputs.push(within_root(path)?);
+        }
         let mut upstream: Vec<&str> = service.after.iter().map(String::as_str).collect();
         for template in service.build_args.values() {
             upstream.extend(images_read_by(template)?);
@@ -225,6 +227,25 @@ impl Project {
     fn service_names(&self) -> Vec<&str> {
         self.services.iter().map(|s| s.name.as_str()).collect()
     }
+}
+
+/// A path relative to the project root with `.` and `..` resolved, or
+/// `None` when it leaves the project.
+fn within_root(path: &Path) -> Option<PathBuf> {
+    let mut resolved = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::Normal(part) => resolved.push(part),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !resolved.pop() {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(resolved)
 }
 
 /// The services a build-argument template names as `{{ images.<service> }}`,
@@ -545,6 +566,13 @@ mod tests {
             ]
         );
         assert_eq!(project.image_inputs(project.service("job").unwrap()), None);
+    }
+
+    #[test]
+    fn a_context_above_the_service_folder_is_resolved_against_the_root() {
+        assert_eq!(within_root(Path::new("services/api/../..")), Some(PathBuf::new()));
+        assert_eq!(within_root(Path::new("services/api/../lib/./x")), Some(PathBuf::from("services/lib/x")));
+        assert_eq!(within_root(Path::new("services/api/../../..")), None);
     }
 
     #[test]

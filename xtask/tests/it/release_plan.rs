@@ -131,3 +131,20 @@ fn a_protected_environment_needs_consent_and_a_dirty_tree_needs_saying_so() {
         run.stderr
     );
 }
+
+#[test]
+fn an_image_is_tagged_with_the_last_commit_that_changed_what_it_is_built_from() {
+    // The API is built from the whole project (context "../.."), web from its folder.
+    let repo = Repo::project();
+    repo.write(
+        "services/api/service.toml",
+        "context = \"../..\"\ndockerfile = \"services/api/Dockerfile\"\n",
+    );
+    repo.commit();
+    repo.write("notes.txt", "a file outside both service folders\n");
+    repo.commit();
+    let plan = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success().stdout;
+    let line = |step: &str| plan.lines().find(|l| l.trim_start().starts_with(step)).unwrap().to_string();
+    assert!(line("build api ").ends_with(&format!("/api:{}", repo.short_sha())), "{plan}");
+    assert!(line("build web ").ends_with(&format!("/web:{}", repo.short_sha_of("HEAD~2"))), "{plan}");
+}
