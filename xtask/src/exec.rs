@@ -183,9 +183,10 @@ impl<'w> Executor<'w> {
                     finished = running.next() => break finished.expect("a step is running"),
                     _ = tick.tick() => self.progress.draw(),
                     signal = interrupt.recv() => {
-                        // Dropping the running steps cancels them: a push
-                        // stops before its manifest, so no tag points at a
-                        // partial image, and nothing after it starts.
+                        // Dropping the running steps cancels them, and no
+                        // step after them starts. A registry takes a tag only
+                        // with all its layers, so a cancelled push leaves no
+                        // tag pointing at a partial image.
                         drop(running);
                         self.progress.erase();
                         return Err(interrupted(plan, &state, signal));
