@@ -13,7 +13,7 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -46,8 +46,11 @@ fn lock_dir() -> PathBuf {
 /// Takes the lock of the environment's cluster, waiting up to `wait` for a
 /// run that holds it; refuses, naming the holder, when it is still held.
 pub(crate) fn acquire(environment: &Environment, wait: Duration) -> Result<Lock> {
-    let dir = lock_dir();
-    fs::create_dir_all(&dir).with_context(|| format!("create the lock folder {}", dir.display()))?;
+    acquire_in(&lock_dir(), environment, wait)
+}
+
+fn acquire_in(dir: &Path, environment: &Environment, wait: Duration) -> Result<Lock> {
+    fs::create_dir_all(dir).with_context(|| format!("create the lock folder {}", dir.display()))?;
     let path =
         dir.join(format!("{}-{}-{}.lock", environment.account_id, environment.region, environment.cluster));
     let mut file = OpenOptions::new()
@@ -114,4 +117,46 @@ fn now_utc() -> String {
     aws_smithy_types::DateTime::from_secs(seconds as i64)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_else(|_| seconds.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment() -> Environment {
+        Environment {
+            name: "dev".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            cluster: "demo".into(),
+            registry_override: None,
+            protected: false,
+            values: toml::Table::new(),
+        }
+    }
+
+    #[test]
+    fn a_held_lock_is_refused_at_once_or_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = acquire_in(dir.path(), &environment(), Duration::ZERO).unwrap();
+        let refused = acquire_in(dir.path(), &environment(), Duration::from_millis(300)).err().unwrap();
+        let message = format!("{refused:#}");
+        assert!(
+            message.starts_with(&format!(
+                "cluster demo (env dev) is being changed by another run: pid {} (`cargo xtask ",
+                std::process::id()
+            )),
+            "{message}"
+        );
+        // Released while the next one waits: the waiting one gets it.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(first);
+        });
+        let started = Instant::now();
+        let waited = acquire_in(dir.path(), &environment(), Duration::from_secs(10));
+        releaser.join().unwrap();
+        assert!(waited.is_ok(), "{:#}", waited.err().unwrap());
+        assert!(started.elapsed() >= Duration::from_millis(150), "it did not wait");
+    }
 }
