@@ -795,7 +795,8 @@ fn interrupted(plan: &Plan, state: &[State], (signal, code): (&'static str, u8))
     deploy::Failed { code, message }.into()
 }
 
-fn now_rfc3339() -> String {
+/// The time now as RFC 3339 in UTC, for labels and the lock's holder line.
+pub(crate) fn now_rfc3339() -> String {
     aws_smithy_types::DateTime::from(std::time::SystemTime::now())
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()

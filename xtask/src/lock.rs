@@ -14,7 +14,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -94,7 +94,8 @@ fn acquire_in(dir: &Path, environment: &Environment, wait: Duration) -> Result<L
         );
     }
     file.set_len(0).and_then(|()| file.rewind()).context("clear the lock file")?;
-    let me = format!("pid {} (`{}`, started {})", std::process::id(), command_line(), now_utc());
+    let me =
+        format!("pid {} (`{}`, started {})", std::process::id(), command_line(), crate::exec::now_rfc3339());
     file.write_all(me.as_bytes()).and_then(|()| file.flush()).context("write the lock file")?;
     Ok(Lock { file })
 }
@@ -110,13 +111,6 @@ fn holder(file: &mut File) -> String {
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("cargo xtask {}", args.join(" "))
-}
-
-fn now_utc() -> String {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    aws_smithy_types::DateTime::from_secs(seconds as i64)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_else(|_| seconds.to_string())
 }
 
 #[cfg(test)]
