@@ -11,17 +11,16 @@ use crate::harness::{Repo, Run};
 use crate::proxy::{Fault, Proxy};
 use crate::servers::{aws, create_ecs, servers, Moto, ECR_PASSWORD, ECR_USER};
 
-/// A project with two deployable services, `app` and `worker`, each a tiny
-/// image FROM scratch with a Fargate task definition. Names (repositories,
-/// families, cluster) are unique per test, so tests share the servers.
-struct Project {
-    repo: Repo,
-    prefix: String,
+/// A project of deployable services, each a tiny image FROM scratch with an
+/// env file and a Fargate task definition. Names (repositories, families,
+/// cluster) are unique per test, so tests share the servers.
+pub struct Project {
+    pub repo: Repo,
+    pub prefix: String,
     registry_port: u16,
 }
 
-/// Also used by the fault-injection test.
-pub const TASK_TEMPLATE: &str = r#"{
+const TASK_TEMPLATE: &str = r#"{
   "family": "{{ values.prefix }}-{{ service.name }}",
   "networkMode": "awsvpc",
   "requiresCompatibilities": ["FARGATE"],
@@ -36,10 +35,15 @@ pub const TASK_TEMPLATE: &str = r#"{
 }
 "#;
 
+/// Two services, `app` and `worker`, pushed straight to the test registry.
 fn project() -> Project {
+    project_of(&["app", "worker"], servers().registry_port)
+}
+
+/// The services named, pushed to the registry at `registry_port` (a proxy's, say).
+pub fn project_of(services: &[&str], registry_port: u16) -> Project {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let prefix = format!("d{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-    let registry_port = servers().registry_port;
     let repo = Repo::empty();
     repo.write(".gitignore", "/services/*/*.env\n");
     repo.write(
@@ -49,7 +53,7 @@ fn project() -> Project {
              registry = \"127.0.0.1:{registry_port}\"\n\n[values]\nprefix = \"{prefix}\"\ngreeting = \"hello\"\n"
         ),
     );
-    for service in ["app", "worker"] {
+    for service in services {
         repo.write(
             &format!("services/{service}/service.toml"),
             &format!("repository = \"{prefix}/{service}\"\n"),
@@ -76,7 +80,7 @@ impl Project {
         format!("{}-{service}", self.prefix)
     }
 
-    fn create_ecs(&self, aws_port: u16, services: &[&str]) {
+    pub fn create_ecs(&self, aws_port: u16, services: &[&str]) {
         create_ecs(aws_port, &self.prefix, services);
     }
 

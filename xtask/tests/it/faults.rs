@@ -3,10 +3,9 @@
 //! connection, throttling or an expired registry token, and the release
 //! still completes, with every service built, pushed once and deployed.
 
-use crate::deploy::TASK_TEMPLATE;
-use crate::harness::Repo;
+use crate::deploy::project_of;
 use crate::proxy::{Fault, Proxy};
-use crate::servers::{aws, create_ecs, servers, ECR_PASSWORD, ECR_USER};
+use crate::servers::{aws, servers, ECR_PASSWORD, ECR_USER};
 
 const SERVICES: usize = 20;
 
@@ -15,27 +14,11 @@ fn a_release_of_20_services_survives_injected_faults() {
     let s = servers();
     let registry = Proxy::start(s.registry_port);
     let aws_proxy = Proxy::start(s.moto_port);
-    let prefix = format!("f{}", std::process::id());
     let names: Vec<String> = (0..SERVICES).map(|i| format!("s{i:02}")).collect();
-    let repo = Repo::empty();
-    repo.write(".gitignore", "/services/*/*.env\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"{prefix}\"\n\
-             registry = \"127.0.0.1:{}\"\n\n[values]\nprefix = \"{prefix}\"\n",
-            registry.port
-        ),
-    );
-    for name in &names {
-        repo.write(&format!("services/{name}/service.toml"), &format!("repository = \"{prefix}/{name}\"\n"));
-        repo.write(&format!("services/{name}/Dockerfile"), "FROM scratch\nCOPY hello.txt /\n");
-        repo.write(&format!("services/{name}/hello.txt"), &format!("{name}\n"));
-        repo.write(&format!("templates/{name}.task.json.j2"), TASK_TEMPLATE);
-    }
-    repo.commit();
     let services: Vec<&str> = names.iter().map(String::as_str).collect();
-    create_ecs(s.moto_port, &prefix, &services);
+    let p = project_of(&services, registry.port);
+    p.create_ecs(s.moto_port, &services);
+    let (repo, prefix) = (&p.repo, &p.prefix);
 
     // The registry: manifest and blob PUTs answered 503, lookups cut, and
     // upload starts refused with ECR's expired-token answer.
@@ -102,7 +85,7 @@ fn a_release_of_20_services_survives_injected_faults() {
         let digest = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["Digest"].clone();
         assert!(pushed[0].contains(digest.as_str().unwrap()), "{name}: {} is not {digest}", pushed[0]);
         // Every service runs the new revision.
-        let found = aws(s.moto_port, &["ecs", "describe-services", "--cluster", &prefix, "--services", name]);
+        let found = aws(s.moto_port, &["ecs", "describe-services", "--cluster", prefix, "--services", name]);
         let running = found["services"][0]["taskDefinition"].as_str().unwrap().to_string();
         assert!(running.ends_with(&format!("{prefix}-{name}:2")), "{name} runs {running}");
     }
