@@ -68,6 +68,9 @@ pub(crate) struct Executor<'w> {
     ecs: Option<Ecs>,
     /// Digests of the images pushed (or found in the registry) this run, by service.
     digests: Mutex<BTreeMap<String, String>>,
+    /// Where each service's image was found already, by service, once asked:
+    /// its prebuild and its build ask the same question.
+    reusable: Mutex<BTreeMap<String, Option<&'static str>>>,
     /// The task definition ARN each service is to run, once registered (or found unchanged).
     registered: Mutex<BTreeMap<String, String>>,
     /// Deployments started this run, by service.
@@ -137,6 +140,7 @@ impl<'w> Executor<'w> {
             ecr: ecr.transpose()?,
             ecs,
             digests: Mutex::new(BTreeMap::new()),
+            reusable: Mutex::new(BTreeMap::new()),
             registered: Mutex::new(BTreeMap::new()),
             deployments: Mutex::new(BTreeMap::new()),
             changed: AtomicUsize::new(0),
@@ -304,6 +308,15 @@ impl<'w> Executor<'w> {
     /// registry, so a fresh CI machine does not rebuild what was pushed.
     /// Never for uncommitted changes, whose tag does not say what is in it.
     async fn reusable_image(&self, service: &Service) -> Result<Option<&'static str>> {
+        if let Some(found) = self.reusable.lock().await.get(&service.name) {
+            return Ok(*found);
+        }
+        let found = self.find_reusable_image(service).await?;
+        self.reusable.lock().await.insert(service.name.clone(), found);
+        Ok(found)
+    }
+
+    async fn find_reusable_image(&self, service: &Service) -> Result<Option<&'static str>> {
         if self.options.force || self.workspace.revision.image(&service.name).dirty {
             return Ok(None);
         }
