@@ -181,12 +181,18 @@ impl Git {
     fn last_changes(
         &self,
         start: &Commit<'_>,
-        mut pending: Vec<(String, Vec<PathBuf>)>,
+        wanted: Vec<(String, Vec<PathBuf>)>,
     ) -> Result<BTreeMap<String, Oid>> {
         let mut found = BTreeMap::new();
         let head_tree = start.tree().context("read the tree of the git HEAD")?;
-        let wanted: Vec<_> = pending.iter().map(|(_, paths)| fingerprint(&head_tree, paths)).collect();
-        let mut pending: Vec<_> = pending.drain(..).zip(wanted).collect();
+        // Each set of paths with its content at `start`, until a commit is found for it.
+        let mut pending: Vec<_> = wanted
+            .into_iter()
+            .map(|(name, paths)| {
+                let content = fingerprint(&head_tree, &paths);
+                (name, paths, content)
+            })
+            .collect();
         let mut current = start.clone();
         for _ in 0..SEARCHED_COMMITS {
             if pending.is_empty() {
@@ -194,8 +200,8 @@ impl Git {
             }
             let Ok(parent) = current.parent(0) else { break };
             let tree = parent.tree().context("read a tree of the git history")?;
-            pending.retain(|((name, paths), wanted)| {
-                let same = fingerprint(&tree, paths) == *wanted;
+            pending.retain(|(name, paths, content)| {
+                let same = fingerprint(&tree, paths) == *content;
                 if !same {
                     found.insert(name.clone(), current.id());
                 }
@@ -203,7 +209,7 @@ impl Git {
             });
             current = parent;
         }
-        for ((name, _), _) in pending {
+        for (name, _, _) in pending {
             found.insert(name, current.id());
         }
         Ok(found)
