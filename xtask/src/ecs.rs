@@ -14,7 +14,9 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use aws_sdk_ecs::config::interceptors::AfterDeserializationInterceptorContextRef;
 use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ecs::error::{BoxError, ProvideErrorMetadata};
-use aws_sdk_ecs::types::{ContainerDefinition, DesiredStatus, SortOrder, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DesiredStatus, SortOrder, TaskDefinitionField, TaskDefinitionStatus,
+};
 use aws_smithy_types::body::SdkBody;
 use serde_json::Value;
 
@@ -76,21 +78,30 @@ impl Ecs {
     }
 
     /// The latest ACTIVE revision of a family (or the given `family:revision`
-    /// or ARN) as ECS returns it, or `None` when there is none.
+    /// or ARN) as ECS returns it, or `None` when there is none. Its tags,
+    /// which ECS returns only when asked and beside the definition, are put
+    /// under `tags` as RegisterTaskDefinition takes them, so that a tag
+    /// added or removed in a template counts as a change.
     pub(crate) async fn task_definition(&self, name: &str) -> Result<Option<Value>> {
         let body = RawBody::default();
         let result = self
             .client
             .describe_task_definition()
             .task_definition(name)
+            .include(TaskDefinitionField::Tags)
             .customize()
             .interceptor(body.clone())
             .send()
             .await;
         match result {
             Ok(_) => {
-                let json = body.json().with_context(|| format!("read task definition {name}"))?;
-                Ok(json.get("taskDefinition").cloned())
+                let mut json = body.json().with_context(|| format!("read task definition {name}"))?;
+                let tags = json.get_mut("tags").map(Value::take);
+                let mut definition = json.get_mut("taskDefinition").map(Value::take);
+                if let (Some(Value::Object(definition)), Some(tags)) = (&mut definition, tags) {
+                    definition.insert("tags".to_string(), tags);
+                }
+                Ok(definition)
             }
             // ECS answers an unknown family with a ClientException, not a "not found".
             Err(e) if e.code() == Some("ClientException") => Ok(None),

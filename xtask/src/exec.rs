@@ -66,6 +66,11 @@ pub(crate) struct Executor<'w> {
     engine: Engine,
     ecr: Option<Ecr>,
     ecs: Option<Ecs>,
+    /// The task definition each ECS service ran when the run started, by ECS service.
+    running: BTreeMap<String, String>,
+    /// Digests of the registry's images that task definitions run and this
+    /// run does not build, by image reference, found before it started.
+    located: BTreeMap<String, String>,
     /// Digests of the images pushed (or found in the registry) this run, by service.
     digests: Mutex<BTreeMap<String, String>>,
     /// Where each service's image was found already, by service, once asked:
@@ -113,6 +118,7 @@ impl<'w> Executor<'w> {
         if let Some(Err(e)) = &ecr {
             problems.push(format!("{e:#}"));
         }
+        let mut running = BTreeMap::new();
         let ecs = if needs.ecs_services.is_empty() {
             None
         } else {
@@ -121,13 +127,50 @@ impl<'w> Executor<'w> {
             if !matches!(ecr, Some(Err(_))) {
                 let found =
                     futures_util::future::join_all(needs.ecs_services.iter().map(|s| ecs.service(s))).await;
-                let mut missing: Vec<String> =
-                    found.into_iter().filter_map(|r| r.err()).map(|e| format!("{e:#}")).collect();
+                let mut missing = Vec::new();
+                for (name, state) in needs.ecs_services.iter().zip(found) {
+                    match state {
+                        Ok(state) => {
+                            running.insert(name.clone(), state.task_definition);
+                        }
+                        Err(e) => missing.push(format!("{e:#}")),
+                    }
+                }
                 missing.dedup();
                 problems.extend(missing);
             }
             Some(ecs)
         };
+        // Images of the environment's registry that task definitions run but
+        // this run neither builds nor locates (a mirrored base image, another
+        // service's image) are looked up now, so a missing one stops the run
+        // before anything is built; found, its digest pins it.
+        let mut located = BTreeMap::new();
+        if let (Ok(engine), Some(Ok(ecr))) = (&engine, &ecr) {
+            let ours: HashSet<String> =
+                rendered.iter().map(|(s, _)| image_reference(&registry, s, &workspace.revision)).collect();
+            for (service, outputs) in &rendered {
+                let Some(text) = &outputs.task_definition else { continue };
+                let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else { continue };
+                for image in taskdef::images_of(&json) {
+                    let in_registry = image.starts_with(&format!("{registry}/")) && !image.contains('@');
+                    if !in_registry || ours.contains(image) || located.contains_key(image) {
+                        continue;
+                    }
+                    match engine.registry_has(image, &ecr.credentials().await?).await {
+                        Ok(Some(digest)) => {
+                            located.insert(image.to_string(), digest);
+                        }
+                        Ok(None) => problems.push(format!(
+                            "the task definition of {} runs {image}, which is not in the registry and which \
+                             this run does not build; push it first, or release the service that builds it too",
+                            service.name
+                        )),
+                        Err(e) => problems.push(format!("look up {image}: {}", e.message.trim())),
+                    }
+                }
+            }
+        }
         if !problems.is_empty() {
             bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
         }
@@ -139,6 +182,8 @@ impl<'w> Executor<'w> {
             engine: engine?,
             ecr: ecr.transpose()?,
             ecs,
+            running,
+            located,
             digests: Mutex::new(BTreeMap::new()),
             reusable: Mutex::new(BTreeMap::new()),
             registered: Mutex::new(BTreeMap::new()),
@@ -527,24 +572,30 @@ impl<'w> Executor<'w> {
         let mut json: serde_json::Value =
             serde_json::from_str(text).context("parse the rendered task definition")?;
         let digests = self.digests.lock().await;
-        let pushed = self
+        let mut pushed: BTreeMap<String, taskdef::Pin> = self
             .workspace
             .project
             .services
             .iter()
             .filter_map(|s| {
                 let digest = Some(digests.get(&s.name)?.clone());
-                let commit = self.workspace.revision.image(&s.name).commit.clone();
+                let commit = Some(self.workspace.revision.image(&s.name).commit.clone());
                 Some((self.image(s), taskdef::Pin { digest, commit }))
             })
             .collect();
+        for (image, digest) in &self.located {
+            pushed.insert(image.clone(), taskdef::Pin { digest: Some(digest.clone()), commit: None });
+        }
         taskdef::pin_images(&mut json, &pushed);
+        // The preflight located every other image of the registry; one left
+        // unpinned is this run's own, whose push failed or did not happen.
         let prefix = format!("{}/", self.registry);
         if let Some(image) =
             taskdef::images_of(&json).into_iter().find(|i| i.starts_with(&prefix) && !i.contains('@'))
         {
             bail!(
-                "the task definition of {} runs {image}, which this release did not push; release the service                  that builds it too, or refer to a pushed image",
+                "the task definition of {} runs {image}, which this release did not push; release the service \
+                 that builds it too, or refer to a pushed image",
                 service.name
             );
         }
@@ -556,22 +607,33 @@ impl<'w> Executor<'w> {
         let json = self.task_definition(service).await?;
         let family =
             json.get("family").and_then(|f| f.as_str()).context("the task definition has no `family`")?;
-        let (arn, outcome) = match ecs.task_definition(family).await? {
-            Some(latest) if taskdef::changes(&latest, &json).is_empty() => {
-                let arn = latest["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
-                let why = format!("{} is identical", short_name(&arn));
-                (arn, Outcome::Skipped(why))
+        let latest = ecs.task_definition(family).await?;
+        if let Some(latest) = latest.as_ref().filter(|latest| taskdef::changes(latest, &json).is_empty()) {
+            let arn = latest["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
+            let why = format!("{} is identical", short_name(&arn));
+            self.registered.lock().await.insert(service.name.clone(), arn);
+            return Ok(Outcome::Skipped(why));
+        }
+        // After a rollback the service runs an older revision than the
+        // newest: releasing what it runs must not register a duplicate.
+        let running = self.running.get(&service.ecs_service).cloned().unwrap_or_default();
+        let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
+        let same_family = short_name(&running).rsplit_once(':').is_some_and(|(f, _)| f == family);
+        if same_family && short_name(&running) != short_name(newest) {
+            if let Some(current) = ecs.task_definition(&running).await? {
+                if taskdef::changes(&current, &json).is_empty() {
+                    let why = format!("{} is identical and runs already", short_name(&running));
+                    self.registered.lock().await.insert(service.name.clone(), running);
+                    return Ok(Outcome::Skipped(why));
+                }
             }
-            latest => {
-                let changed = latest.map(|latest| taskdef::changes(&latest, &json).len());
-                let arn = ecs.register(&json).await?;
-                let what = match changed {
-                    Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
-                    None => format!("registered {} (a new family)", short_name(&arn)),
-                };
-                (arn, Outcome::Done(what))
-            }
-        };
+        }
+        let changed = latest.map(|latest| taskdef::changes(&latest, &json).len());
+        let arn = ecs.register(&json).await?;
+        let outcome = Outcome::Done(match changed {
+            Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
+            None => format!("registered {} (a new family)", short_name(&arn)),
+        });
         self.registered.lock().await.insert(service.name.clone(), arn);
         Ok(outcome)
     }

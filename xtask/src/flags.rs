@@ -285,8 +285,11 @@ pub(crate) struct CiCheck {
 /// Run the fast offline checks that the git pre-push hook runs.
 ///
 /// Every environment file loads; every template renders for every
-/// environment; task definitions are valid JSON with secrets only as ARN
-/// references; generated env files are up to date, 0600 and ignored by git;
+/// environment; task definitions have only the keys and types
+/// RegisterTaskDefinition takes, no secret in `environment`, secrets
+/// referenced by SSM parameter name or ARN or Secrets Manager ARN, and images
+/// by commit, version tag or digest; generated env files are up to date, 0600
+/// and ignored by git;
 /// no generated env file is tracked; `cargo fmt --check`. No network, no
 /// Docker Engine and no AWS session needed. Process variables that only
 /// the release has (CI secrets) may be missing.

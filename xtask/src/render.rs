@@ -48,8 +48,13 @@ pub(crate) enum Scope {
     EnvFiles,
     /// Build arguments only, for building and pushing images.
     Images,
-    /// Env files, task definitions and build arguments: everything a release uses.
+    /// What a release sends: task definitions and build arguments. An env
+    /// template is rendered (for ECS) only when a task definition reads it
+    /// through `service_env`, so CI needs none of the process variables that
+    /// only the compose env files read.
     Release,
+    /// Every template, for showing and checking them all.
+    All,
 }
 
 /// A process variable a template needs and the process does not have.
@@ -252,7 +257,7 @@ impl<'p> Renderer<'p> {
         };
 
         let env_file = match &service.env_template {
-            Some(name) if scope != Scope::Images => {
+            Some(name) if matches!(scope, Scope::EnvFiles | Scope::All) => {
                 match render_template(&mut self.jinja, self.project, name, &view("compose", None)) {
                     Ok(text) => Some(text),
                     Err(problem) => {
@@ -264,23 +269,42 @@ impl<'p> Renderer<'p> {
             _ => None,
         };
 
+        let mut ecs_env_file = None;
         let task_definition = match &service.task_definition_template {
-            Some(name) if scope == Scope::Release => {
-                // The env file as ECS gets it: rendered again with target "ecs".
+            Some(name) if matches!(scope, Scope::Release | Scope::All) => {
+                // The env file as ECS gets it: rendered again with target "ecs",
+                // and only when the task definition reads it.
+                let reads_env = match reads_variable(&mut self.jinja, self.project, name, "service_env") {
+                    Ok(reads) => reads,
+                    Err(problem) => {
+                        problems.push(problem);
+                        false
+                    }
+                };
                 let service_env = match &service.env_template {
-                    Some(env_name) => {
+                    Some(env_name) if reads_env => {
                         match render_template(&mut self.jinja, self.project, env_name, &view("ecs", None)) {
-                            Ok(text) => parse_env_file(&text),
-                            // The same template already failed above and was reported.
-                            Err(_) => Vec::new(),
+                            Ok(text) => {
+                                let variables = parse_env_file(&text);
+                                ecs_env_file = Some(text);
+                                variables
+                            }
+                            Err(problem) => {
+                                // Under `All` the same template failed above and was reported.
+                                if scope == Scope::Release {
+                                    problems.push(problem);
+                                }
+                                Vec::new()
+                            }
                         }
                     }
-                    None => Vec::new(),
+                    _ => Vec::new(),
                 };
                 match render_template(&mut self.jinja, self.project, name, &view("ecs", Some(service_env))) {
                     Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
                         Ok(json) => {
-                            let mut found = check_task_definition(name, &json, service);
+                            let registry = &self.context.environment.registry;
+                            let mut found = check_task_definition(name, &json, service, registry);
                             let shared = self.shared.lock().unwrap();
                             let mut strings = Vec::new();
                             collect_strings(&json, &mut strings);
@@ -329,6 +353,7 @@ impl<'p> Renderer<'p> {
         }
 
         if problems.is_empty() {
+            let env_file = if scope == Scope::Release { ecs_env_file } else { env_file };
             Ok(Rendered { build_args, env_file, task_definition })
         } else {
             Err(problems)
@@ -395,12 +420,20 @@ pub(crate) fn render_all<'s>(
     Report { rendered, problems, missing: renderer.missing_variables(), missing_problems }
 }
 
-fn render_template<C: Serialize>(
+/// Whether a template reads a top-level variable (minijinja's own analysis
+/// of the parsed template, so `{% if %}` branches count too).
+fn reads_variable(
     jinja: &mut Jinja<'static>,
     project: &Project,
     name: &str,
-    context: &C,
-) -> Result<String, String> {
+    variable: &str,
+) -> Result<bool, String> {
+    load_template(jinja, project, name)?;
+    let template = jinja.get_template(name).map_err(|e| located(&e))?;
+    Ok(template.undeclared_variables(false).contains(variable))
+}
+
+fn load_template(jinja: &mut Jinja<'static>, project: &Project, name: &str) -> Result<(), String> {
     if jinja.get_template(name).is_err() {
         let path = project.templates_dir().join(name);
         let source = fs::read_to_string(&path)
@@ -408,6 +441,16 @@ fn render_template<C: Serialize>(
             .map_err(|e| format!("{e:#}"))?;
         jinja.add_template_owned(name.to_string(), source).map_err(|e| located(&e))?;
     }
+    Ok(())
+}
+
+fn render_template<C: Serialize>(
+    jinja: &mut Jinja<'static>,
+    project: &Project,
+    name: &str,
+    context: &C,
+) -> Result<String, String> {
+    load_template(jinja, project, name)?;
     let template = jinja.get_template(name).map_err(|e| located(&e))?;
     template.render(Value::from(Serde(context))).map_err(|e| located(&e))
 }
@@ -454,7 +497,11 @@ pub(crate) fn looks_secret(name: &str) -> bool {
     upper.contains("SECRET")
         || upper.contains("PASSWORD")
         || upper.contains("TOKEN")
+        || upper.contains("CONNECTION_STRING")
         || upper.ends_with("_KEY")
+        || upper.ends_with("KEY_ID")
+        || upper == "DSN"
+        || upper.ends_with("_DSN")
 }
 
 /// `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
@@ -467,35 +514,51 @@ pub(crate) fn parse_env_file(text: &str) -> Vec<EnvVar> {
         .collect()
 }
 
-/// What a task definition must not do, whatever the template says: put a
-/// credential where anyone who can describe it reads it, hide what runs
-/// behind `latest`, or ask for a CPU the image was not built for.
-fn check_task_definition(template: &str, json: &serde_json::Value, service: &Service) -> Vec<String> {
-    let mut problems = Vec::new();
+/// What a task definition must not do, whatever the template says: depart
+/// from what RegisterTaskDefinition takes, put a credential where anyone who
+/// can describe it reads it, hide what runs behind `latest`, or ask for a
+/// CPU the image was not built for. Each problem names the field's path.
+fn check_task_definition(
+    template: &str,
+    json: &serde_json::Value,
+    service: &Service,
+    registry: &str,
+) -> Vec<String> {
     let at = format!("templates/{template}");
+    let mut problems: Vec<String> =
+        crate::taskdef::check_schema(json).into_iter().map(|problem| format!("{at}: {problem}")).collect();
     let containers =
         json.get("containerDefinitions").and_then(|c| c.as_array()).map(Vec::as_slice).unwrap_or(&[]);
     for container in containers {
         let name = container.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        let field = format!("containerDefinitions[{name}]");
         let variables =
             container.get("environment").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
         for variable in variables {
             let Some(variable) = variable.get("name").and_then(|n| n.as_str()) else { continue };
             if looks_secret(variable) {
                 problems.push(format!(
-                    "{at}: container `{name}` puts {variable} in `environment`, where anyone who can describe \
-                     the task definition reads it; reference it under `secrets` instead, with `valueFrom` an SSM \
-                     parameter or Secrets Manager ARN"
+                    "{at}: {field}.environment[{variable}]: a secret-looking name in `environment`, where anyone \
+                     who can describe the task definition reads it; move it under `secrets`, with `valueFrom` an \
+                     SSM parameter (name or ARN) or a Secrets Manager ARN"
+                ));
+            }
+        }
+        let secrets = container.get("secrets").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
+        for secret in secrets {
+            let variable = secret.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+            let Some(reference) = secret.get("valueFrom").and_then(|v| v.as_str()) else { continue };
+            if !is_secret_reference(reference) {
+                problems.push(format!(
+                    "{at}: {field}.secrets[{variable}].valueFrom is neither an SSM parameter or Secrets Manager \
+                     ARN nor an SSM parameter name (letters, digits, `_.-/`); write the reference there, never \
+                     the value"
                 ));
             }
         }
         if let Some(image) = container.get("image").and_then(|i| i.as_str()) {
-            let last = image.rsplit('/').next().unwrap_or(image);
-            if !image.contains('@') && (!last.contains(':') || last.ends_with(":latest")) {
-                problems.push(format!(
-                    "{at}: container `{name}` runs image `{image}`, which does not say what runs; use \
-                     `{{{{ image }}}}` (tagged with the commit)"
-                ));
+            if let Some(problem) = unpinned_image(image, registry) {
+                problems.push(format!("{at}: {field}.image: {problem}"));
             }
         }
     }
@@ -512,6 +575,39 @@ fn check_task_definition(template: &str, json: &serde_json::Value, service: &Ser
         }
     }
     problems
+}
+
+/// Why an image reference does not say what runs, if it does not: the
+/// project's own images are tagged with their commit by `{{ image }}`; any
+/// other image (a sidecar such as the X-Ray daemon or Envoy) needs a version
+/// tag or a digest.
+fn unpinned_image(image: &str, registry: &str) -> Option<String> {
+    if image.contains('@') {
+        return None;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let tag = last.split_once(':').map(|(_, tag)| tag);
+    if tag.is_some_and(|tag| tag != "latest") {
+        return None;
+    }
+    let what = if tag.is_some() { "is tagged `latest`" } else { "has no tag" };
+    Some(if image.starts_with(&format!("{registry}/")) {
+        format!("`{image}` {what}, which does not say what runs; use `{{{{ image }}}}` (or `{{{{ images.<service> }}}}`), tagged with the commit")
+    } else {
+        format!("`{image}` {what}, which does not say what runs; pin a version tag or a digest (`{}:<version>` or `{}@sha256:<digest>`)", image.trim_end_matches(":latest"), image.trim_end_matches(":latest"))
+    })
+}
+
+/// An ECS secret reference: an SSM parameter or Secrets Manager ARN, or the
+/// name of an SSM parameter in the task's own region (both valid in ECS).
+pub(crate) fn is_secret_reference(reference: &str) -> bool {
+    if let Some(rest) = reference.strip_prefix("arn:") {
+        let service = rest.split(':').nth(1).unwrap_or("");
+        return matches!(service, "ssm" | "secretsmanager") && rest.split(':').count() >= 5;
+    }
+    !reference.is_empty()
+        && reference.len() <= 2048
+        && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
 }
 
 /// Every string in a JSON document, keys and values.

@@ -162,7 +162,7 @@ proptest! {
         let revision = revision(&project);
         let services: Vec<_> = project.services.iter().collect();
         for secrets in [Secrets::Redact, Secrets::Reveal] {
-            let report = render_all(&project, &environment, &revision, &services, Scope::Release, secrets);
+            let report = render_all(&project, &environment, &revision, &services, Scope::All, secrets);
             for problem in report.problems.iter().chain(&report.missing_problems) {
                 prop_assert!(
                     problem.contains("templates/") || problem.contains("service.toml"),

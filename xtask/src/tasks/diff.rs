@@ -46,7 +46,8 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                 continue;
             }
             let n = changes.len();
-            println!("{}: {n} field{} differ from {registered}{note}", service.name, plural(n));
+            let verb = if n == 1 { "differs" } else { "differ" };
+            println!("{}: {n} field{} {verb} from {registered}{note}", service.name, plural(n));
             for change in changes {
                 match (change.registered, change.rendered) {
                     (Some(old), Some(new)) => println!("  ~ {}: {old:?} -> {new:?}", change.path),
@@ -70,7 +71,7 @@ async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<Strin
         .iter()
         .map(|s| {
             let commit = workspace.revision.image(&s.name).commit.clone();
-            (image_reference(registry, s, &workspace.revision), Pin { digest: None, commit })
+            (image_reference(registry, s, &workspace.revision), Pin { digest: None, commit: Some(commit) })
         })
         .collect();
     let Ok(engine) = Engine::connect().await else { return found };

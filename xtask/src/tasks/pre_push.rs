@@ -63,7 +63,7 @@ pub(crate) fn checks(project: &Project) -> Vec<Finding> {
     let mut env_file_findings = Vec::new();
     let mut env_files = 0;
     for environment in &environments {
-        let report = render_all(project, environment, &revision, &services, Scope::Release, Secrets::Redact);
+        let report = render_all(project, environment, &revision, &services, Scope::All, Secrets::Redact);
         task_definitions += report.rendered.iter().filter(|(_, r)| r.task_definition.is_some()).count();
         for problem in report.problems {
             // The environment goes last, so the line still starts with its file and line.
@@ -105,10 +105,18 @@ pub(crate) fn checks(project: &Project) -> Vec<Finding> {
     push(if task_problems.is_empty() {
         Finding::ok(
             "task definitions",
-            format!("{task_definitions} valid: JSON, secrets only as ARN references, images by commit"),
+            format!(
+                "{task_definitions} valid: RegisterTaskDefinition's keys and types; no secret in `environment`, \
+                 `secrets` referenced by SSM name or ARN or Secrets Manager ARN; images by commit, version tag or \
+                 digest"
+            ),
         )
     } else {
-        Finding::problems("task definitions", task_problems, "correct the task-definition templates; secrets go under `secrets` with an SSM or Secrets Manager ARN")
+        Finding::problems(
+            "task definitions",
+            task_problems,
+            "correct the task-definition templates at the fields named above (docs/task-definitions.md)",
+        )
     });
 
     push(if env_files == 0 {

@@ -109,8 +109,10 @@ fn step_detail(
             }
         ),
         Step::Render(name) => {
-            let (service, _) = find(name)?;
-            let templates: Vec<String> = [&service.env_template, &service.task_definition_template]
+            let (service, outputs) = find(name)?;
+            // The env template counts only where the task definition reads it (`service_env`).
+            let env_template = service.env_template.as_ref().filter(|_| outputs.env_file.is_some());
+            let templates: Vec<String> = [env_template, service.task_definition_template.as_ref()]
                 .into_iter()
                 .flatten()
                 .map(|t| format!("templates/{t}"))

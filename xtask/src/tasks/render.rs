@@ -10,7 +10,7 @@ use crate::tasks::Workspace;
 pub(crate) fn run(flags: Render) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let services = workspace.project.select(&flags.services.names)?;
-    let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
+    let rendered = workspace.render(&services, Scope::All, Secrets::Redact)?;
     let mut first = true;
     for (service, outputs) in rendered {
         let sections = [

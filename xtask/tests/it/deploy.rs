@@ -5,11 +5,11 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::harness::{Repo, Run};
 use crate::proxy::{Fault, Proxy};
-use crate::servers::{aws, create_ecs, servers, Moto, ECR_PASSWORD, ECR_USER};
+use crate::servers::{aws, create_ecs, ecs, servers, Moto, ECR_PASSWORD, ECR_USER};
 
 /// A project of deployable services, each a tiny image FROM scratch with an
 /// env file and a Fargate task definition. Names (repositories, families,
@@ -42,6 +42,12 @@ fn project() -> Project {
 
 /// The services named, pushed to the registry at `registry_port` (a proxy's, say).
 pub fn project_of(services: &[&str], registry_port: u16) -> Project {
+    let services: Vec<(&str, &str)> = services.iter().map(|s| (*s, TASK_TEMPLATE)).collect();
+    project_with(&services, registry_port)
+}
+
+/// Services each with their own task-definition template.
+pub fn project_with(services: &[(&str, &str)], registry_port: u16) -> Project {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let prefix = format!("d{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
     let repo = Repo::empty();
@@ -53,7 +59,7 @@ pub fn project_of(services: &[&str], registry_port: u16) -> Project {
              registry = \"127.0.0.1:{registry_port}\"\n\n[values]\nprefix = \"{prefix}\"\ngreeting = \"hello\"\n"
         ),
     );
-    for service in services {
+    for (service, task_template) in services {
         repo.write(
             &format!("services/{service}/service.toml"),
             &format!("repository = \"{prefix}/{service}\"\n"),
@@ -61,14 +67,14 @@ pub fn project_of(services: &[&str], registry_port: u16) -> Project {
         repo.write(&format!("services/{service}/Dockerfile"), "FROM scratch\nCOPY hello.txt /\n");
         repo.write(&format!("services/{service}/hello.txt"), &format!("{service}\n"));
         repo.write(&format!("templates/{service}.env.j2"), "GREETING={{ values.greeting }}\n");
-        repo.write(&format!("templates/{service}.task.json.j2"), TASK_TEMPLATE);
+        repo.write(&format!("templates/{service}.task.json.j2"), task_template);
     }
     repo.commit();
     Project { repo, prefix, registry_port }
 }
 
 impl Project {
-    fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
+    pub fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
         self.repo.xtask_aws(args, aws_port)
     }
 
@@ -86,7 +92,7 @@ impl Project {
 
     fn service(&self, aws_port: u16, service: &str) -> Value {
         let found =
-            aws(aws_port, &["ecs", "describe-services", "--cluster", &self.prefix, "--services", service]);
+            ecs(aws_port, "DescribeServices", json!({ "cluster": self.prefix, "services": [service] }));
         found["services"][0].clone()
     }
 
@@ -96,9 +102,8 @@ impl Project {
         arn.rsplit(':').next().unwrap().parse().unwrap()
     }
 
-    fn revisions(&self, aws_port: u16, service: &str) -> usize {
-        let listed =
-            aws(aws_port, &["ecs", "list-task-definitions", "--family-prefix", &self.family(service)]);
+    pub fn revisions(&self, aws_port: u16, service: &str) -> usize {
+        let listed = ecs(aws_port, "ListTaskDefinitions", json!({ "familyPrefix": self.family(service) }));
         listed["taskDefinitionArns"].as_array().unwrap().len()
     }
 

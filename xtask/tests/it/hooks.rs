@@ -58,7 +58,8 @@ fn pre_push_passes_on_a_sound_project_without_release_secrets() {
         [
             "ok    environments      2 valid: dev, prod",
             "ok    templates         2 environments x 2 services render",
-            "ok    task definitions  2 valid: JSON, secrets only as ARN references, images by commit",
+            "ok    task definitions  2 valid: RegisterTaskDefinition's keys and types; no secret in `environment`, \
+             `secrets` referenced by SSM name or ARN or Secrets Manager ARN; images by commit, version tag or digest",
             "ok    env files         none generated yet: nothing to compare",
             "ok    committed secrets no generated env file is tracked",
             "skip  fmt               no Cargo.toml at the project root",
@@ -199,4 +200,19 @@ fn uninstall_removes_only_its_own_hook_and_core_hooks_path_is_honoured() {
     assert!(!repo.exists(".githooks/pre-push"));
     let run = repo.xtask(&["hooks", "uninstall"]).success();
     assert_eq!(run.stdout, "no pre-push hook at .githooks/pre-push: nothing to remove\n");
+}
+
+#[test]
+fn pre_push_refuses_a_definition_ecs_would_not_take_and_says_what_it_checked() {
+    let (repo, _remote) = project();
+    repo.write("templates/api.task.json.j2", &TASK_TEMPLATE.replace("\"family\"", "\"cpu\": 256,\n  \"family\""));
+    let run = repo.xtask(&["pre-push"]).failure();
+    let expected = "FAIL  task definitions  2 problems\n\
+         \x20                      templates/api.task.json.j2: cpu: ECS wants a string, not a number; write it as a \
+         string: \"256\" (env dev)\n\
+         \x20                      templates/api.task.json.j2: cpu: ECS wants a string, not a number; write it as a \
+         string: \"256\" (env prod)\n\
+         \x20                      fix: correct the task-definition templates at the fields named above \
+         (docs/task-definitions.md)\n";
+    assert!(run.stdout.contains(expected), "missing\n{expected}\nin\n{}", run.stdout);
 }

@@ -4,6 +4,7 @@ mod ci_stages;
 mod deploy;
 mod dev_env;
 mod doctor;
+mod ecs_fidelity;
 mod errors_catalogue;
 mod example;
 mod faults;

@@ -9,8 +9,15 @@ fn project_with_base() -> Repo {
         "services/api/service.toml",
         "repository = \"demo/api\"\nafter = [\"base\"]\n\n[build_args]\nBASE = \"{{ images.base }}\"\n",
     );
-    repo.write("templates/api.task.json.j2", "{\"family\": \"demo-api\", \"image\": \"{{ image }}\"}\n");
-    repo.write("templates/web.task.json.j2", "{\"family\": \"demo-web\", \"image\": \"{{ image }}\"}\n");
+    for service in ["api", "web"] {
+        repo.write(
+            &format!("templates/{service}.task.json.j2"),
+            &format!(
+                "{{\"family\": \"demo-{service}\", \"containerDefinitions\": \
+                 [{{\"name\": \"{service}\", \"image\": \"{{{{ image }}}}\", \"memory\": 128}}]}}\n"
+            ),
+        );
+    }
     repo.commit();
     repo
 }
@@ -31,8 +38,8 @@ stage 1 (3 in parallel)
   prebuild base     run `sh rootfs.sh` in services/base
   registry-auth     token for 127.0.0.1:5000
 stage 2 (7 in parallel)
-  render api        templates/api.env.j2, templates/api.task.json.j2
-  render web        templates/web.env.j2, templates/web.task.json.j2
+  render api        templates/api.task.json.j2
+  render web        templates/web.task.json.j2
   build base        services/base/Dockerfile (context services/base) for linux/amd64 -> 127.0.0.1:5000/base:{sha}
   build web         services/web/Dockerfile (context services/web) for linux/amd64 -> 127.0.0.1:5000/web:{web}
   ensure-repo api   repository demo/api in us-east-1

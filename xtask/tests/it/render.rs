@@ -5,7 +5,8 @@ fn prints_env_files_and_task_definitions_with_secrets_redacted() {
     let repo = Repo::project();
     repo.write(
         "templates/api.task.json.j2",
-        "{\"family\": \"api\", \"image\": \"{{ image }}\", \"environment\": {{ service_env | tojson }}}\n",
+        "{\"family\": \"api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
+         \"environment\": {{ service_env | tojson }}}]}\n",
     );
     // The token is for docker compose only; ECS gets it as a secret reference.
     repo.write(
@@ -21,8 +22,8 @@ fn prints_env_files_and_task_definitions_with_secrets_redacted() {
         format!(
             "==> api env file (templates/api.env.j2, env dev)\nGREETING=hello\nAPI_TOKEN=<redacted>\n\n\
              ==> api task definition (templates/api.task.json.j2, env dev)\n\
-             {{\"family\": \"api\", \"image\": \"127.0.0.1:5000/api:{}\", \"environment\": \
-             [{{\"name\": \"GREETING\", \"value\": \"hello\"}}]}}\n",
+             {{\"family\": \"api\", \"containerDefinitions\": [{{\"name\": \"api\", \"image\": \
+             \"127.0.0.1:5000/api:{}\", \"environment\": [{{\"name\": \"GREETING\", \"value\": \"hello\"}}]}}]}}\n",
             // The last commit changed templates only, so the image keeps the tag of the one before.
             repo.short_sha_of("HEAD~1")
         )
@@ -51,25 +52,89 @@ fn invalid_json_quotes_the_line() {
 fn task_definitions_that_leak_secrets_hide_the_image_or_mismatch_the_platform_are_refused() {
     let repo = Repo::project();
     repo.write("services/api/service.toml", "platform = \"linux/arm64\"\n");
+    // The project's own image behind `latest`, a sidecar with no tag, a
+    // credential under `environment`, and a value pasted where a secret's
+    // reference goes; the other secrets are references ECS takes.
     repo.write(
         "templates/api.task.json.j2",
         r#"{"family": "api", "runtimePlatform": {"cpuArchitecture": "X86_64"},
- "containerDefinitions": [{"name": "api", "image": "shop/api:latest",
-   "environment": [{"name": "DB_PASSWORD", "value": "x"}, {"name": "LOG_LEVEL", "value": "info"}]}]}
+ "containerDefinitions": [
+  {"name": "api", "image": "127.0.0.1:5000/api:latest",
+   "environment": [{"name": "DB_PASSWORD", "value": "x"}, {"name": "LOG_LEVEL", "value": "info"},
+                   {"name": "AWS_ACCESS_KEY_ID", "value": "x"}, {"name": "SENTRY_DSN", "value": "x"},
+                   {"name": "DB_CONNECTION_STRING", "value": "x"}],
+   "secrets": [{"name": "A", "valueFrom": "arn:aws:ssm:us-east-1:000000000000:parameter/shop/a"},
+               {"name": "B", "valueFrom": "/shop/b"},
+               {"name": "C", "valueFrom": "shop-c"},
+               {"name": "D", "valueFrom": "arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/d-AbC:password::"},
+               {"name": "E", "valueFrom": "pa55 word!"}]},
+  {"name": "xray", "image": "amazon/aws-xray-daemon", "essential": false},
+  {"name": "envoy", "image": "envoyproxy/envoy:v1.29.1", "essential": false}]}
 "#,
     );
     let run = repo.xtask(&["render", "--env", "dev"]).failure();
     assert_eq!(
         run.stderr,
-        "error: 3 template problems found, nothing was written:\n  \
-         templates/api.task.json.j2: container `api` puts DB_PASSWORD in `environment`, where anyone who can \
-         describe the task definition reads it; reference it under `secrets` instead, with `valueFrom` an SSM \
-         parameter or Secrets Manager ARN\n  \
-         templates/api.task.json.j2: container `api` runs image `shop/api:latest`, which does not say what runs; \
-         use `{{ image }}` (tagged with the commit)\n  \
+        "error: 8 template problems found, nothing was written:\n  \
+         templates/api.task.json.j2: containerDefinitions[api].environment[DB_PASSWORD]: a secret-looking name in \
+         `environment`, where anyone who can describe the task definition reads it; move it under `secrets`, with \
+         `valueFrom` an SSM parameter (name or ARN) or a Secrets Manager ARN\n  \
+         templates/api.task.json.j2: containerDefinitions[api].environment[AWS_ACCESS_KEY_ID]: a secret-looking name \
+         in `environment`, where anyone who can describe the task definition reads it; move it under `secrets`, with \
+         `valueFrom` an SSM parameter (name or ARN) or a Secrets Manager ARN\n  \
+         templates/api.task.json.j2: containerDefinitions[api].environment[SENTRY_DSN]: a secret-looking name in \
+         `environment`, where anyone who can describe the task definition reads it; move it under `secrets`, with \
+         `valueFrom` an SSM parameter (name or ARN) or a Secrets Manager ARN\n  \
+         templates/api.task.json.j2: containerDefinitions[api].environment[DB_CONNECTION_STRING]: a secret-looking \
+         name in `environment`, where anyone who can describe the task definition reads it; move it under `secrets`, \
+         with `valueFrom` an SSM parameter (name or ARN) or a Secrets Manager ARN\n  \
+         templates/api.task.json.j2: containerDefinitions[api].secrets[E].valueFrom is neither an SSM parameter or \
+         Secrets Manager ARN nor an SSM parameter name (letters, digits, `_.-/`); write the reference there, never \
+         the value\n  \
+         templates/api.task.json.j2: containerDefinitions[api].image: `127.0.0.1:5000/api:latest` is tagged \
+         `latest`, which does not say what runs; use `{{ image }}` (or `{{ images.<service> }}`), tagged with the \
+         commit\n  \
+         templates/api.task.json.j2: containerDefinitions[xray].image: `amazon/aws-xray-daemon` has no tag, which \
+         does not say what runs; pin a version tag or a digest (`amazon/aws-xray-daemon:<version>` or \
+         `amazon/aws-xray-daemon@sha256:<digest>`)\n  \
          templates/api.task.json.j2: runtimePlatform.cpuArchitecture is X86_64, but api builds its image for \
          linux/arm64; make them agree (`platform` in services/api/service.toml)\n"
     );
+}
+
+#[test]
+fn a_definition_ecs_would_not_take_is_refused_with_the_field_and_the_fix() {
+    let repo = Repo::project();
+    // Copied from `describe-task-definition` output and edited by hand: a
+    // number where ECS wants a string, keys that only describe a revision,
+    // a misspelled key and a string where a number goes.
+    repo.write(
+        "templates/api.task.json.j2",
+        r#"{"family": "api", "cpu": 256, "memory": "512", "revision": 3, "status": "ACTIVE",
+ "taskDefinitionArn": "arn:aws:ecs:us-east-1:000000000000:task-definition/api:3",
+ "registeredAt": "2026-11-01T10:00:00Z",
+ "containerDefinitions": [{"name": "api", "image": "{{ image }}", "essentail": true,
+   "portMappings": [{"containerPort": "8000"}]}]}
+"#,
+    );
+    let expected = "error: 7 template problems found, nothing was written:\n  \
+         templates/api.task.json.j2: containerDefinitions[api].essentail: ECS knows no such key; did you mean \
+         `essential`?\n  \
+         templates/api.task.json.j2: containerDefinitions[api].portMappings[0].containerPort: ECS wants a whole \
+         number, not a string; write it as a number without quotes: 8000\n  \
+         templates/api.task.json.j2: cpu: ECS wants a string, not a number; write it as a string: \"256\"\n  \
+         templates/api.task.json.j2: registeredAt: ECS returns this key about a registered revision but does not \
+         take it; remove it (a definition copied from `describe-task-definition` carries it)\n  \
+         templates/api.task.json.j2: revision: ECS returns this key about a registered revision but does not take \
+         it; remove it (a definition copied from `describe-task-definition` carries it)\n  \
+         templates/api.task.json.j2: status: ECS returns this key about a registered revision but does not take it; \
+         remove it (a definition copied from `describe-task-definition` carries it)\n  \
+         templates/api.task.json.j2: taskDefinitionArn: ECS returns this key about a registered revision but does \
+         not take it; remove it (a definition copied from `describe-task-definition` carries it)\n";
+    assert_eq!(repo.xtask(&["render", "--env", "dev"]).failure().stderr, expected);
+    // Before anything is built: a release stops at the same place.
+    let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).failure();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", expected));
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn free_port() -> u16 {
 fn start() -> Servers {
     let registry = need("docker-registry", "apt-get install docker-registry");
     let htpasswd = need("htpasswd", "apt-get install apache2-utils");
-    let moto = need("moto_server", "pip install 'moto[server]'");
+    need("moto_server", "pip install 'moto[server]'");
     need("busybox", "apt-get install busybox-static");
     need("docker", "apt-get install docker.io");
 
@@ -69,7 +69,7 @@ fn start() -> Servers {
     for mut command in [
         serve_registry,
         // Services created on this server come up complete with one task running.
-        moto_command(&moto, moto_port, &[("MOTO_ECS_SERVICE_RUNNING", "1")]),
+        moto_command(moto_port, &[("MOTO_ECS_SERVICE_RUNNING", "1")]),
     ] {
         let child = command
             .stdin(Stdio::null())
@@ -112,9 +112,15 @@ fn start() -> Servers {
     Servers { registry_port, moto_port, _processes: processes, _dir: dir }
 }
 
-fn moto_command(moto: &std::path::Path, port: u16, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(moto);
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).envs(vars.iter().copied());
+/// moto_server as `ecs_today.py` runs it: ECS task definitions are answered
+/// the way today's ECS answers them (what it fills in, tags kept apart),
+/// which moto alone does not do; the script says what it emulates.
+fn moto_command(port: u16, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/ecs_today.py"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .envs(vars.iter().copied());
     command
 }
 
@@ -127,9 +133,9 @@ pub struct Moto {
 
 impl Moto {
     pub fn start(vars: &[(&str, &str)]) -> Moto {
-        let moto = need("moto_server", "pip install 'moto[server]'");
+        need("moto_server", "pip install 'moto[server]'");
         let port = free_port();
-        let child = moto_command(&moto, port, vars)
+        let child = moto_command(port, vars)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -175,59 +181,87 @@ pub fn aws(port: u16, args: &[&str]) -> serde_json::Value {
     }
 }
 
+/// One call to moto's AWS API over plain HTTP, answered in a few
+/// milliseconds where the AWS CLI takes most of a second to start. Moto does
+/// not check signatures; the Authorization header only names the service,
+/// the region and the account.
+fn call(port: u16, service: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    // Chunked answers are not expected from moto for these calls.
+    (status, body.to_string())
+}
+
+/// An ECS action (`"DescribeServices"`) with a JSON request, its answer parsed.
+pub fn ecs(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
+    let target = format!("AmazonEC2ContainerServiceV20141113.{action}");
+    let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
+    let (status, body) = call(port, "ecs", &headers, &request.to_string());
+    assert_eq!(status, 200, "ECS {action}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The first value of an EC2 query action's answer between `<tag>` and `</tag>`.
+fn ec2_first(port: u16, action: &str, tag: &str) -> String {
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, body) = call(port, "ec2", &headers, &format!("Action={action}&Version=2016-11-15"));
+    assert_eq!(status, 200, "EC2 {action}: {body}");
+    let start =
+        body.find(&format!("<{tag}>")).unwrap_or_else(|| panic!("no {tag} in {body}")) + tag.len() + 2;
+    body[start..].split('<').next().unwrap().to_string()
+}
+
 /// The cluster, and for each service a bootstrap task definition (revision
 /// 1 of the family `<cluster>-<service>`) and a Fargate service with one task
 /// running it, on moto's default subnet and security group: what
 /// infrastructure code creates before the first release.
 pub fn create_ecs(port: u16, cluster: &str, services: &[&str]) {
-    aws(port, &["ecs", "create-cluster", "--cluster-name", cluster]);
-    let subnet =
-        aws(port, &["ec2", "describe-subnets"])["Subnets"][0]["SubnetId"].as_str().unwrap().to_string();
-    let group = aws(port, &["ec2", "describe-security-groups"])["SecurityGroups"][0]["GroupId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let network = format!("awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}]}}");
+    ecs(port, "CreateCluster", serde_json::json!({ "clusterName": cluster }));
+    let subnet = ec2_first(port, "DescribeSubnets", "subnetId");
+    let group = ec2_first(port, "DescribeSecurityGroups", "groupId");
     for service in services {
         let family = format!("{cluster}-{service}");
-        let containers = format!(r#"[{{"name":"{service}","image":"bootstrap:1"}}]"#);
-        aws(
+        ecs(
             port,
-            &[
-                "ecs",
-                "register-task-definition",
-                "--family",
-                &family,
-                "--requires-compatibilities",
-                "FARGATE",
-                "--network-mode",
-                "awsvpc",
-                "--cpu",
-                "256",
-                "--memory",
-                "512",
-                "--container-definitions",
-                &containers,
-            ],
+            "RegisterTaskDefinition",
+            serde_json::json!({
+                "family": family,
+                "requiresCompatibilities": ["FARGATE"],
+                "networkMode": "awsvpc",
+                "cpu": "256",
+                "memory": "512",
+                "containerDefinitions": [{ "name": service, "image": "bootstrap:1" }]
+            }),
         );
-        aws(
+        ecs(
             port,
-            &[
-                "ecs",
-                "create-service",
-                "--cluster",
-                cluster,
-                "--service-name",
-                service,
-                "--task-definition",
-                &family,
-                "--desired-count",
-                "1",
-                "--launch-type",
-                "FARGATE",
-                "--network-configuration",
-                &network,
-            ],
+            "CreateService",
+            serde_json::json!({
+                "cluster": cluster,
+                "serviceName": service,
+                "taskDefinition": family,
+                "desiredCount": 1,
+                "launchType": "FARGATE",
+                "networkConfiguration": {
+                    "awsvpcConfiguration": { "subnets": [subnet], "securityGroups": [group] }
+                }
+            }),
         );
     }
 }
