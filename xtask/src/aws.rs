@@ -24,6 +24,47 @@ pub(crate) async fn config(region: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// The endpoint an AWS client of `service_id` (the SDK's name: `"ECS"`,
+/// `"ECR"`, `"STS"`) talks to, found the way the SDK finds it: the
+/// service's own `AWS_ENDPOINT_URL_<SERVICE>` or profile `endpoint_url` in
+/// its services section, else `AWS_ENDPOINT_URL` or the profile's
+/// `endpoint_url`, else AWS's own `https://<host>` for the region.
+pub(crate) fn endpoint(config: &aws_config::SdkConfig, service_id: &str, default_host: &str) -> String {
+    use aws_types::service_config::ServiceConfigKey;
+    let env = format!("AWS_ENDPOINT_URL_{}", service_id.to_ascii_uppercase().replace(' ', "_"));
+    let key = ServiceConfigKey::builder().service_id(service_id).env(&env).profile("endpoint_url").build();
+    key.ok()
+        .and_then(|key| config.service_config()?.load_config(key))
+        .or_else(|| config.endpoint_url().map(str::to_string))
+        .unwrap_or_else(|| format!("https://{default_host}"))
+}
+
+/// The account the AWS session belongs to, asked of STS (GetCallerIdentity
+/// needs no permission, so any working session can answer).
+pub(crate) async fn account(region: &str) -> anyhow::Result<String> {
+    let client = aws_sdk_sts::Client::new(&config(region).await);
+    let identity = client
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| aws_error(e, "ask AWS whose session this is"))?;
+    identity.account().map(str::to_string).ok_or_else(|| anyhow!("STS named no account for this session"))
+}
+
+/// Refuses a session of another account than the environment's: a release
+/// with the wrong profile exported must change nothing anywhere.
+pub(crate) fn check_account(environment: &crate::project::Environment, session: &str) -> anyhow::Result<()> {
+    if session == environment.account_id {
+        return Ok(());
+    }
+    Err(anyhow!(
+        "the AWS session is for account {session}, but env {name} is account {wanted} (`account_id` in \
+         env/{name}.toml); export the AWS_PROFILE of account {wanted}, or correct `account_id`",
+        name = environment.name,
+        wanted = environment.account_id
+    ))
+}
+
 /// What the credential chain (environment, `AWS_PROFILE`, SSO,
 /// `credential_process`...) gives: `Ok(None)` for long-lived keys,
 /// `Ok(Some(expiry))` for temporary ones. Expired credentials are an error

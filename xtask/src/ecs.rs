@@ -77,6 +77,11 @@ impl Ecs {
         Ecs { client: aws_sdk_ecs::Client::new(&aws::config(region).await), cluster: cluster.to_string() }
     }
 
+    /// The same session, for services of another cluster.
+    pub(crate) fn in_cluster(&self, cluster: &str) -> Ecs {
+        Ecs { client: self.client.clone(), cluster: cluster.to_string() }
+    }
+
     /// The latest ACTIVE revision of a family (or the given `family:revision`
     /// or ARN) as ECS returns it, or `None` when there is none. Its tags,
     /// which ECS returns only when asked and beside the definition, are put
@@ -311,7 +316,7 @@ impl Ecs {
         match e.code() {
             Some("ClusterNotFoundException") => anyhow!(
                 "ECS cluster {} does not exist (in this account and region); check `cluster` in the environment \
-                 file, the region, and AWS_PROFILE",
+                 file (or the service's service.toml), the region, and AWS_PROFILE",
                 self.cluster
             ),
             Some("ServiceNotFoundException") | Some("ServiceNotActiveException") => anyhow!(

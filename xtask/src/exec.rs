@@ -42,8 +42,8 @@ pub(crate) struct Options {
 pub(crate) struct Needs {
     /// A registry session (ECR token).
     pub(crate) registry: bool,
-    /// ECS services that will be deployed, which must exist.
-    pub(crate) ecs_services: Vec<String>,
+    /// ECS services that will be deployed, which must exist, each with its cluster.
+    pub(crate) ecs_services: Vec<(String, String)>,
 }
 
 /// How a run went, for the command's last line.
@@ -66,8 +66,9 @@ pub(crate) struct Executor<'w> {
     engine: Engine,
     ecr: Option<Ecr>,
     ecs: Option<Ecs>,
-    /// The task definition each ECS service ran when the run started, by ECS service.
-    running: BTreeMap<String, String>,
+    /// The task definition each ECS service ran when the run started, by
+    /// cluster and ECS service.
+    running: BTreeMap<(String, String), String>,
     /// Digests of the registry's images that task definitions run and this
     /// run does not build, by image reference, found before it started.
     located: BTreeMap<String, String>,
@@ -118,20 +119,38 @@ impl<'w> Executor<'w> {
         if let Some(Err(e)) = &ecr {
             problems.push(format!("{e:#}"));
         }
+        // A session of another account would change the wrong services, or
+        // none: refused before anything else is asked of AWS. An expired
+        // session was reported above already; one line says it.
+        let uses_aws = needs.registry || !needs.ecs_services.is_empty();
+        let mut session_usable = !matches!(ecr, Some(Err(_)));
+        if uses_aws && session_usable {
+            let account = crate::aws::account(&environment.region).await;
+            if let Err(e) = account.and_then(|account| crate::aws::check_account(environment, &account)) {
+                problems.push(format!("{e:#}"));
+                session_usable = false;
+            }
+        }
         let mut running = BTreeMap::new();
         let ecs = if needs.ecs_services.is_empty() {
             None
         } else {
             let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
-            // An expired session was reported above already; one line says it.
-            if !matches!(ecr, Some(Err(_))) {
-                let found =
-                    futures_util::future::join_all(needs.ecs_services.iter().map(|s| ecs.service(s))).await;
+            if session_usable {
+                let sessions: Vec<Ecs> =
+                    needs.ecs_services.iter().map(|(cluster, _)| ecs.in_cluster(cluster)).collect();
+                let found = futures_util::future::join_all(
+                    sessions
+                        .iter()
+                        .zip(&needs.ecs_services)
+                        .map(|(session, (_, name))| session.service(name)),
+                )
+                .await;
                 let mut missing = Vec::new();
-                for (name, state) in needs.ecs_services.iter().zip(found) {
+                for (key, state) in needs.ecs_services.iter().zip(found) {
                     match state {
                         Ok(state) => {
-                            running.insert(name.clone(), state.task_definition);
+                            running.insert(key.clone(), state.task_definition);
                         }
                         Err(e) => missing.push(format!("{e:#}")),
                     }
@@ -146,7 +165,7 @@ impl<'w> Executor<'w> {
         // service's image) are looked up now, so a missing one stops the run
         // before anything is built; found, its digest pins it.
         let mut located = BTreeMap::new();
-        if let (Ok(engine), Some(Ok(ecr))) = (&engine, &ecr) {
+        if let (Ok(engine), Some(Ok(ecr)), true) = (&engine, &ecr, session_usable) {
             let ours: HashSet<String> =
                 rendered.iter().map(|(s, _)| image_reference(&registry, s, &workspace.revision)).collect();
             for (service, outputs) in &rendered {
@@ -340,8 +359,10 @@ impl<'w> Executor<'w> {
         self.ecr.as_ref().context("no registry session was prepared for this command")
     }
 
-    fn ecs(&self) -> Result<&Ecs> {
-        self.ecs.as_ref().context("no ECS session was prepared for this command")
+    /// The ECS session, in the cluster the service runs in.
+    fn ecs(&self, service: &Service) -> Result<Ecs> {
+        let ecs = self.ecs.as_ref().context("no ECS session was prepared for this command")?;
+        Ok(ecs.in_cluster(service.cluster(&self.workspace.environment)))
     }
 
     fn image(&self, service: &Service) -> String {
@@ -603,7 +624,7 @@ impl<'w> Executor<'w> {
     }
 
     async fn register(&self, service: &Service) -> Result<Outcome> {
-        let ecs = self.ecs()?;
+        let ecs = &self.ecs(service)?;
         let json = self.task_definition(service).await?;
         let family =
             json.get("family").and_then(|f| f.as_str()).context("the task definition has no `family`")?;
@@ -616,7 +637,8 @@ impl<'w> Executor<'w> {
         }
         // After a rollback the service runs an older revision than the
         // newest: releasing what it runs must not register a duplicate.
-        let running = self.running.get(&service.ecs_service).cloned().unwrap_or_default();
+        let key = (ecs.cluster.clone(), service.ecs_service.clone());
+        let running = self.running.get(&key).cloned().unwrap_or_default();
         let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
         let same_family = short_name(&running).rsplit_once(':').is_some_and(|(f, _)| f == family);
         if same_family && short_name(&running) != short_name(newest) {
@@ -639,7 +661,7 @@ impl<'w> Executor<'w> {
     }
 
     async fn deploy(&self, service: &Service) -> Result<Outcome> {
-        let ecs = self.ecs()?;
+        let ecs = &self.ecs(service)?;
         let target =
             self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
         let before = ecs.service(&service.ecs_service).await?;
@@ -667,7 +689,7 @@ impl<'w> Executor<'w> {
     }
 
     async fn wait(&self, service: &Service) -> Result<Outcome> {
-        let ecs = self.ecs()?;
+        let ecs = &self.ecs(service)?;
         let name = service.ecs_service.as_str();
         let target =
             self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;

@@ -35,6 +35,9 @@ impl Drop for Lock {
     }
 }
 
+/// The locks of every cluster a run changes, held together.
+pub(crate) struct Locks(#[allow(dead_code)] Vec<Lock>);
+
 /// Where lock files live: `XTASK_LOCK_DIR`, else `xtask-locks` in the
 /// system's temporary folder, shared by every checkout on the machine.
 fn lock_dir() -> PathBuf {
@@ -43,16 +46,25 @@ fn lock_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("xtask-locks"))
 }
 
-/// Takes the lock of the environment's cluster, waiting up to `wait` for a
-/// run that holds it; refuses, naming the holder, when it is still held.
-pub(crate) fn acquire(environment: &Environment, wait: Duration) -> Result<Lock> {
-    acquire_in(&lock_dir(), environment, wait)
+/// Takes the lock of each cluster (services may run in clusters of their
+/// own), in name order so that two runs never wait for each other, each
+/// waiting up to `wait` for a run that holds it; refuses, naming the holder,
+/// when one is still held.
+pub(crate) fn acquire(environment: &Environment, clusters: &[&str], wait: Duration) -> Result<Locks> {
+    let mut clusters = clusters.to_vec();
+    clusters.sort();
+    clusters.dedup();
+    let dir = lock_dir();
+    clusters
+        .into_iter()
+        .map(|cluster| acquire_in(&dir, environment, cluster, wait))
+        .collect::<Result<_>>()
+        .map(Locks)
 }
 
-fn acquire_in(dir: &Path, environment: &Environment, wait: Duration) -> Result<Lock> {
+fn acquire_in(dir: &Path, environment: &Environment, cluster: &str, wait: Duration) -> Result<Lock> {
     fs::create_dir_all(dir).with_context(|| format!("create the lock folder {}", dir.display()))?;
-    let path =
-        dir.join(format!("{}-{}-{}.lock", environment.account_id, environment.region, environment.cluster));
+    let path = dir.join(format!("{}-{}-{cluster}.lock", environment.account_id, environment.region));
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -69,15 +81,14 @@ fn acquire_in(dir: &Path, environment: &Environment, wait: Duration) -> Result<L
                 let holder = holder(&mut file);
                 if Instant::now() >= deadline {
                     bail!(
-                        "cluster {} (env {}) is being changed by another run: {holder}; wait for it to finish, \
-                         or pass --wait-for-lock 10m to wait (the lock is released the moment that run ends, \
-                         however it ends)",
-                        environment.cluster,
+                        "cluster {cluster} (env {}) is being changed by another run: {holder}; wait for it to \
+                         finish, or pass --wait-for-lock 10m to wait (the lock is released the moment that run \
+                         ends, however it ends)",
                         environment.name
                     );
                 }
                 if !told {
-                    println!("waiting for the lock of cluster {}, held by {holder}", environment.cluster);
+                    println!("waiting for the lock of cluster {cluster}, held by {holder}");
                     told = true;
                 }
                 std::thread::sleep(RETRY.min(deadline.saturating_duration_since(Instant::now())));
@@ -132,8 +143,11 @@ mod tests {
     #[test]
     fn a_held_lock_is_refused_at_once_or_waited_for() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire_in(dir.path(), &environment(), Duration::ZERO).unwrap();
-        let refused = acquire_in(dir.path(), &environment(), Duration::from_millis(300)).err().unwrap();
+        let first = acquire_in(dir.path(), &environment(), "demo", Duration::ZERO).unwrap();
+        // Another cluster of the same account and region is not held.
+        drop(acquire_in(dir.path(), &environment(), "jobs", Duration::ZERO).unwrap());
+        let refused =
+            acquire_in(dir.path(), &environment(), "demo", Duration::from_millis(300)).err().unwrap();
         let message = format!("{refused:#}");
         assert!(
             message.starts_with(&format!(
@@ -148,7 +162,7 @@ mod tests {
             drop(first);
         });
         let started = Instant::now();
-        let waited = acquire_in(dir.path(), &environment(), Duration::from_secs(10));
+        let waited = acquire_in(dir.path(), &environment(), "demo", Duration::from_secs(10));
         releaser.join().unwrap();
         assert!(waited.is_ok(), "{:#}", waited.err().unwrap());
         assert!(started.elapsed() >= Duration::from_millis(150), "it did not wait");

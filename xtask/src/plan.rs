@@ -316,6 +316,7 @@ mod tests {
             env_template: None,
             task_definition_template: deployable.then(|| format!("{name}.task.json.j2")),
             ecs_service: name.into(),
+            cluster: None,
             immutable_tags: false,
             inputs: Vec::new(),
         }

@@ -74,6 +74,8 @@ pub(crate) struct Service {
     /// without one is built and pushed but never deployed on its own.
     pub(crate) task_definition_template: Option<String>,
     pub(crate) ecs_service: String,
+    /// The ECS cluster the service runs in, when not the environment's.
+    pub(crate) cluster: Option<String>,
     /// Create the ECR repository with immutable tags.
     pub(crate) immutable_tags: bool,
     /// Paths outside the build context that the image is made from (a lock
@@ -96,10 +98,18 @@ struct ServiceFile {
     env_template: Option<Spanned<String>>,
     task_definition_template: Option<Spanned<String>>,
     ecs_service: Option<String>,
+    cluster: Option<String>,
     #[serde(default)]
     immutable_tags: bool,
     #[serde(default)]
     inputs: Vec<Spanned<String>>,
+}
+
+impl Service {
+    /// The ECS cluster the service runs in: its own `cluster`, else the environment's.
+    pub(crate) fn cluster<'a>(&'a self, environment: &'a Environment) -> &'a str {
+        self.cluster.as_deref().unwrap_or(&environment.cluster)
+    }
 }
 
 impl Project {
@@ -433,6 +443,7 @@ fn load_service(root: &Path, name: &str) -> Result<(Service, Vec<(String, usize)
         env_template,
         task_definition_template,
         ecs_service: file.ecs_service.unwrap_or_else(|| name.to_string()),
+        cluster: file.cluster,
         immutable_tags: file.immutable_tags,
         inputs,
         dir,

@@ -5,7 +5,7 @@
 //! Templates see:
 //! - `environment`: name, region, account_id, cluster, registry;
 //! - `values`: the `[values]` table of `env/<name>.toml`;
-//! - `service`: name, repository, platform, os, arch, ecs_service, and
+//! - `service`: name, repository, platform, os, arch, ecs_service, cluster, and
 //!   commit and image_tag: the commit its image is built from, and its tag;
 //! - `target`: `"compose"` when an env file is rendered for docker compose,
 //!   `"ecs"` when it feeds a task definition, so a template can keep a
@@ -107,6 +107,8 @@ struct ServiceView<'a> {
     os: &'a str,
     arch: &'a str,
     ecs_service: &'a str,
+    /// The ECS cluster it runs in (its own `cluster`, else the environment's).
+    cluster: &'a str,
     /// The commit the service's image is built from.
     commit: &'a str,
     image_tag: &'a str,
@@ -248,6 +250,7 @@ impl<'p> Renderer<'p> {
                 os,
                 arch,
                 ecs_service: &service.ecs_service,
+                cluster: service.cluster.as_deref().unwrap_or(&self.context.environment.cluster),
                 commit: &image_revision.commit,
                 image_tag: &image_revision.image_tag,
             },

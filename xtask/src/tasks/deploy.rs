@@ -20,7 +20,8 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
     }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
-    let _lock = crate::lock::acquire(&workspace.environment, flags.deploy.wait_for_lock)?;
+    let clusters: Vec<&str> = services.iter().map(|s| s.cluster(&workspace.environment)).collect();
+    let _locks = crate::lock::acquire(&workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
     let plan = plan::deploy(&services);
     plan.stages()?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
@@ -31,7 +32,10 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    let ecs_services = services.iter().map(|s| s.ecs_service.clone()).collect();
+    let ecs_services = services
+        .iter()
+        .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
+        .collect();
     let summary = workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services })?;
     workspace.report_nothing_to_do(&summary, services.len());
     Ok(())

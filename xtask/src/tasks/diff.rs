@@ -19,7 +19,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     let environment = &workspace.environment;
     let registry = registry_host(environment);
     runtime()?.block_on(async {
-        let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+        let session = Ecs::connect(&environment.region, &environment.cluster).await;
         let pushed = pushed_digests(&workspace, &registry).await;
         for (service, outputs) in &rendered {
             let text = outputs.task_definition.as_deref().context("a task definition was rendered")?;
@@ -32,6 +32,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
             };
             taskdef::pin_images(&mut json, &pushed);
             let family = json.get("family").and_then(|f| f.as_str()).unwrap_or("?").to_string();
+            let ecs = session.in_cluster(service.cluster(environment));
             let Some(latest) = ecs.task_definition(&family).await? else {
                 println!(
                     "{}: family {family} has no revision yet; a release registers it{note}",

@@ -16,7 +16,7 @@ use crate::findings::{self, Finding};
 use crate::flags::Doctor;
 use crate::git::{Git, Revision};
 use crate::net::{self, Endpoint};
-use crate::project::{Environment, Project};
+use crate::project::{Environment, Project, Service};
 use crate::render::{registry_host, render_all, Scope, Secrets};
 use crate::tasks::{dev_env, plural, pre_push, runtime};
 
@@ -250,14 +250,25 @@ async fn aws_checks(project: &Project, environment: &Environment, timeout: Durat
         }
     }
 
-    let aws_endpoint =
-        std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| format!("https://ecs.{region}.amazonaws.com"));
-    let reach_aws = match Endpoint::parse(&aws_endpoint) {
-        Ok(endpoint) => net::diagnose("aws endpoint", &endpoint, timeout),
-        Err(problem) => Finding::fail("aws endpoint", problem, "correct AWS_ENDPOINT_URL"),
-    };
-    let aws_ok = reach_aws.status == findings::Status::Ok;
-    found.push(reach_aws);
+    // The endpoints the commands' clients use, resolved the same way
+    // (service-specific variables and profile settings included).
+    let config = aws::config(region).await;
+    let ecs_endpoint = aws::endpoint(&config, "ECS", &format!("ecs.{region}.amazonaws.com"));
+    let ecr_endpoint = aws::endpoint(&config, "ECR", &format!("api.ecr.{region}.amazonaws.com"));
+    let mut aws_ok = true;
+    for (name, url) in [("aws endpoint", &ecs_endpoint), ("ecr endpoint", &ecr_endpoint)] {
+        if name == "ecr endpoint" && url == &ecs_endpoint {
+            continue;
+        }
+        let reach = match Endpoint::parse(url) {
+            Ok(endpoint) => net::diagnose(name, &endpoint, timeout),
+            Err(problem) => {
+                Finding::fail(name, problem, "correct AWS_ENDPOINT_URL (or the profile's `endpoint_url`)")
+            }
+        };
+        aws_ok &= reach.status == findings::Status::Ok;
+        found.push(reach);
+    }
 
     let registry = registry_host(environment);
     let reach_registry =
@@ -271,41 +282,64 @@ async fn aws_checks(project: &Project, environment: &Environment, timeout: Durat
         return found;
     }
 
+    match limit(aws::account(region)).await {
+        Ok(account) => match aws::check_account(environment, &account) {
+            Ok(()) => found.push(Finding::ok(
+                "aws account",
+                format!("{account}, as env/{}.toml says", environment.name),
+            )),
+            Err(e) => {
+                found.push(failed("aws account", &e, "use the session of the environment's account"));
+                found.push(Finding::skip("ecr, ecs", "need a session of the environment's account"));
+                return found;
+            }
+        },
+        Err(e) => found.push(failed("aws account", &e, "check the session")),
+    }
+
     let ecr = Ecr::connect(region, &registry).await;
     found.push(match limit(ecr.credentials()).await {
         Ok(_) => Finding::ok("ecr", format!("token for {registry} obtained (kept in memory only)")),
         Err(e) => failed("ecr", &e, "check the role's ecr:GetAuthorizationToken permission"),
     });
 
-    let ecs = Ecs::connect(region, &environment.cluster).await;
-    let cluster = &environment.cluster;
-    match limit(ecs.cluster()).await {
-        Ok(Some(status)) => {
-            found.push(Finding::ok("ecs cluster", format!("{cluster} in {region}: {status}")))
-        }
-        Ok(None) => {
-            found.push(Finding::fail(
+    let session = Ecs::connect(region, &environment.cluster).await;
+    let deployable: Vec<&Service> =
+        project.services.iter().filter(|s| s.task_definition_template.is_some()).collect();
+    // The environment's cluster, and any a service runs in instead.
+    let mut clusters: Vec<&str> = deployable.iter().map(|s| s.cluster(environment)).collect();
+    clusters.push(&environment.cluster);
+    clusters.sort();
+    clusters.dedup();
+    let mut usable = Vec::new();
+    for cluster in clusters {
+        match limit(session.in_cluster(cluster).cluster()).await {
+            Ok(Some(status)) => {
+                usable.push(cluster);
+                found.push(Finding::ok("ecs cluster", format!("{cluster} in {region}: {status}")))
+            }
+            Ok(None) => found.push(Finding::fail(
                 "ecs cluster",
                 format!("{cluster} does not exist in {region}"),
                 format!(
-                    "create it with your infrastructure code, or correct `cluster` (and `region`) in env/{}.toml",
+                    "create it with your infrastructure code, or correct `cluster` (and `region`) in env/{}.toml \
+                     or the service's service.toml",
                     environment.name
                 ),
-            ));
-            return found;
-        }
-        Err(e) => {
-            found.push(failed("ecs cluster", &e, "check the role's ecs:DescribeClusters permission"));
-            return found;
+            )),
+            Err(e) => found.push(failed("ecs cluster", &e, "check the role's ecs:DescribeClusters permission")),
         }
     }
-    let deployed: Vec<&str> = project
-        .services
-        .iter()
-        .filter(|s| s.task_definition_template.is_some())
-        .map(|s| s.ecs_service.as_str())
-        .collect();
-    let looked_up = futures_util::future::join_all(deployed.iter().map(|s| limit(ecs.service(s)))).await;
+    if usable.is_empty() {
+        return found;
+    }
+    let in_usable: Vec<&Service> =
+        deployable.into_iter().filter(|s| usable.contains(&s.cluster(environment))).collect();
+    let deployed: Vec<&str> = in_usable.iter().map(|s| s.ecs_service.as_str()).collect();
+    let sessions: Vec<Ecs> = in_usable.iter().map(|s| session.in_cluster(s.cluster(environment))).collect();
+    let looked_up =
+        futures_util::future::join_all(sessions.iter().zip(&deployed).map(|(ecs, s)| limit(ecs.service(s))))
+            .await;
     let mut missing = Vec::new();
     for (name, result) in deployed.iter().zip(looked_up) {
         if let Err(e) = result {

@@ -26,7 +26,12 @@ pub(crate) fn run(flags: Release) -> Result<()> {
     }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
-    let _lock = crate::lock::acquire(&workspace.environment, flags.deploy.wait_for_lock)?;
+    let clusters: Vec<&str> = chosen
+        .iter()
+        .filter(|s| s.task_definition_template.is_some())
+        .map(|s| s.cluster(&workspace.environment))
+        .collect();
+    let _locks = crate::lock::acquire(&workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
     let options = Options {
         jobs: flags.run.jobs,
@@ -35,10 +40,10 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    let deployed: Vec<String> = chosen
+    let deployed: Vec<(String, String)> = chosen
         .iter()
         .filter(|s| s.task_definition_template.is_some())
-        .map(|s| s.ecs_service.clone())
+        .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
         .collect();
     let summary =
         workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services: deployed })?;
@@ -164,7 +169,8 @@ fn step_detail(
             let (service, _) = find(name)?;
             format!(
                 "ECS service {} in cluster {}, unless it runs the revision already",
-                service.ecs_service, environment.cluster
+                service.ecs_service,
+                service.cluster(environment)
             )
         }
         Step::Wait(_) => "until the rollout completes with every task running, else roll back".to_string(),

@@ -17,11 +17,12 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     workspace.require_consent(&flags.confirm)?;
-    let _lock = crate::lock::acquire(&workspace.environment, flags.deploy.wait_for_lock)?;
     let environment = &workspace.environment;
+    let cluster = service.cluster(environment);
+    let _locks = crate::lock::acquire(environment, &[cluster], flags.deploy.wait_for_lock)?;
     let name = service.ecs_service.as_str();
     runtime()?.block_on(async {
-        let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+        let ecs = Ecs::connect(&environment.region, cluster).await;
         let state = ecs.service(name).await?;
         let current = state.task_definition.clone();
         let family = short_name(&current).rsplit_once(':').map(|(f, _)| f.to_string()).unwrap_or_default();

@@ -12,9 +12,10 @@ pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
     let services: Vec<_> = chosen.into_iter().filter(|s| s.task_definition_template.is_some()).collect();
     let environment = &workspace.environment;
     runtime()?.block_on(async {
-        let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+        let session = Ecs::connect(&environment.region, &environment.cluster).await;
         println!("env {}, cluster {}, region {}", environment.name, environment.cluster, environment.region);
         for service in services {
+            let ecs = session.in_cluster(service.cluster(environment));
             let state = match ecs.service(&service.ecs_service).await {
                 Ok(state) => state,
                 Err(e) => {
@@ -34,7 +35,12 @@ pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
                 .primary()
                 .map(|p| p.rollout_state.clone().unwrap_or_else(|| p.status.clone()))
                 .unwrap_or_else(|| "no deployment".to_string());
-            println!("{} (ECS service {})", service.name, service.ecs_service);
+            match &service.cluster {
+                Some(cluster) => {
+                    println!("{} (ECS service {}, cluster {cluster})", service.name, service.ecs_service)
+                }
+                None => println!("{} (ECS service {})", service.name, service.ecs_service),
+            }
             println!("  revision  {}", short_name(&state.task_definition));
             println!("  commit    {commit}");
             println!("  image     {images}");

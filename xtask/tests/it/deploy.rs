@@ -221,6 +221,20 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     assert_eq!(p.running_revision(moto, "app"), 2);
     // The worker was never touched by the rollbacks.
     assert_eq!(p.running_revision(moto, "worker"), 3);
+
+    // Releasing the commit that runs after the rollback: the newest revision
+    // (3) differs, the one the service runs (2) is identical, so nothing is
+    // registered and nothing deployed.
+    p.repo.git(&["checkout", "-q", "HEAD~1"]);
+    let same =
+        p.xtask(&[&["release", "--env", "dev", "--service", "app"][..], &fast].concat(), moto).success();
+    assert!(
+        same.stdout.contains(&format!("skipped: {app}:2 is identical and runs already")),
+        "{}",
+        same.stdout
+    );
+    assert!(same.stdout.contains(&format!("skipped: app runs {app}:2 already")), "{}", same.stdout);
+    assert_eq!((p.revisions(moto, "app"), p.running_revision(moto, "app")), (3, 2));
 }
 
 /// The last line about a step, found by its step name: the step's result
@@ -477,6 +491,88 @@ fn a_missing_cluster_or_service_is_named_before_anything_is_built() {
 }
 
 #[test]
+fn a_service_in_a_cluster_of_its_own_is_checked_locked_deployed_and_shown_there() {
+    let s = servers();
+    let p = project();
+    let jobs = format!("{}-jobs", p.prefix);
+    p.repo.write(
+        "services/worker/service.toml",
+        &format!("repository = \"{}/worker\"\ncluster = \"{jobs}\"\n", p.prefix),
+    );
+    p.repo.commit();
+    p.create_ecs(s.moto_port, &["app"]);
+    // The worker's cluster is checked before anything changes.
+    let run = p.xtask(&["release", "--env", "dev"], s.moto_port).failure();
+    assert!(
+        run.stderr.contains(&format!(
+            "ECS cluster {jobs} does not exist (in this account and region); check `cluster` in the environment \
+             file (or the service's service.toml), the region, and AWS_PROFILE"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        p.running_revision(s.moto_port, "app"),
+        1,
+        "app was deployed although the release could not start"
+    );
+
+    create_ecs(s.moto_port, &jobs, &["worker"]);
+    let locks = tempfile::tempdir().unwrap();
+    let lock_dir = locks.path().to_str().unwrap();
+    let fast = ["release", "--env", "dev", "--poll-interval", "100ms", "--timeout", "30s"];
+    let run = p.xtask_with(&fast, s.moto_port, &[("XTASK_LOCK_DIR", lock_dir)]).success();
+    assert!(
+        run.stdout
+            .contains(&format!("ECS service worker in cluster {jobs}, unless it runs the revision already")),
+        "{}",
+        run.stdout
+    );
+    let worker = ecs(s.moto_port, "DescribeServices", json!({ "cluster": jobs, "services": ["worker"] }));
+    let running = worker["services"][0]["taskDefinition"].as_str().unwrap();
+    assert!(running.ends_with(&format!("/{}-worker:1", p.prefix)), "{running}");
+    assert_eq!(p.running_revision(s.moto_port, "app"), 2);
+    let mut held: Vec<String> = std::fs::read_dir(locks.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        [format!("123456789012-us-east-1-{jobs}.lock"), format!("123456789012-us-east-1-{}.lock", p.prefix)]
+    );
+
+    let status = p.xtask(&["status", "--env", "dev", "--service", "worker"], s.moto_port).success();
+    assert!(
+        status.stdout.contains(&format!(
+            "worker (ECS service worker, cluster {jobs})\n  revision  {}-worker:1\n",
+            p.prefix
+        )),
+        "{}",
+        status.stdout
+    );
+    let doctor = p.xtask(&["doctor", "--env", "dev"], s.moto_port);
+    assert!(
+        doctor.stdout.contains(&format!("ecs cluster       {jobs} in us-east-1: ACTIVE")),
+        "{}",
+        doctor.stdout
+    );
+    assert!(doctor.stdout.contains("ecs services      2 found: app, worker"), "{}", doctor.stdout);
+    let second = p.xtask(&fast, s.moto_port).success();
+    assert!(second.stdout.contains("nothing to do: 2 services already at"), "{}", second.stdout);
+    // Rollback looks in the worker's cluster too: it finds the service and its one release.
+    let rollback = p.xtask(&["rollback", "--env", "dev", "--service", "worker"], s.moto_port).failure();
+    assert_eq!(
+        rollback.stderr,
+        format!(
+            "error: no earlier healthy release of worker is recorded (a successful release records one); pass --to \
+             with a revision number of {}-worker or a commit\n",
+            p.prefix
+        )
+    );
+}
+
+#[test]
 fn ci_stages_build_publish_and_deploy_the_commit_and_summarise_each_step() {
     let moto = servers().moto_port;
     let p = project();
@@ -562,6 +658,7 @@ fn doctor_checks_aws_ecr_and_ecs_for_an_environment_and_names_what_is_missing() 
         "ok    aws credentials   found (long-lived keys)\n".to_string(),
         format!("ok    aws endpoint      http://127.0.0.1:{moto} answers (127.0.0.1:{moto}, "),
         format!("ok    registry          {registry} answers (127.0.0.1:{}, ", p.registry_port),
+        "ok    aws account       123456789012, as env/dev.toml says\n".to_string(),
         format!("ok    ecr               token for {registry} obtained (kept in memory only)\n"),
         format!("ok    ecs cluster       {cluster} in us-east-1: ACTIVE\n"),
         "ok    ecs services      2 found: app, worker\n".to_string(),
@@ -569,7 +666,7 @@ fn doctor_checks_aws_ecr_and_ecs_for_an_environment_and_names_what_is_missing() 
     ] {
         assert!(run.stdout.contains(&line), "missing {line:?} in\n{}", run.stdout);
     }
-    assert!(run.stdout.ends_with("doctor: 14 checks, no problem found\n"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("doctor: 15 checks, no problem found\n"), "{}", run.stdout);
     assert!(!run.stdout.contains("testing-secret-value"), "a credential was printed");
 
     // A cluster with one of the two services: the other is named.
@@ -584,7 +681,7 @@ fn doctor_checks_aws_ecr_and_ecs_for_an_environment_and_names_what_is_missing() 
         half.prefix
     );
     assert!(run.stdout.contains(&expected), "missing\n{expected}\nin\n{}", run.stdout);
-    assert!(run.stderr.starts_with("error: doctor: 1 of 13 checks failed:\n"), "{}", run.stderr);
+    assert!(run.stderr.starts_with("error: doctor: 1 of 14 checks failed:\n"), "{}", run.stderr);
 
     // No cluster at all: the services are not looked for.
     let none = project();
@@ -596,6 +693,101 @@ fn doctor_checks_aws_ecr_and_ecs_for_an_environment_and_names_what_is_missing() 
         run.stdout
     );
     assert!(!run.stdout.contains("ecs services"), "{}", run.stdout);
+}
+
+#[test]
+fn an_image_of_the_registry_that_the_release_does_not_build_is_looked_up_before_anything_is_built() {
+    let s = servers();
+    // The worker runs the app's image as a sidecar; a release of the worker alone does not build it.
+    let with_sidecar = TASK_TEMPLATE.replace(
+        "\"image\": \"{{ image }}\",",
+        "\"image\": \"{{ image }}\"\n  }, {\n    \"name\": \"sidecar\",\n    \"image\": \"{{ images.app }}\",\n    \"essential\": false,",
+    );
+    let p = project_with(&[("app", TASK_TEMPLATE), ("worker", &with_sidecar)], s.registry_port);
+    p.create_ecs(s.moto_port, &["app", "worker"]);
+    let app_image = format!("{}:{}", p.image("app"), p.repo.short_sha());
+    let worker_only = ["release", "--env", "dev", "--service", "worker", "--poll-interval", "100ms"];
+    let run = p.xtask(&worker_only, s.moto_port).failure();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot start, nothing was changed:\n  the task definition of worker runs {app_image}, which is \
+             not in the registry and which this run does not build; push it first, or release the service that \
+             builds it too\n"
+        )
+    );
+    let built = Command::new("docker")
+        .args(["image", "inspect", &format!("{}:{}", p.image("worker"), p.repo.short_sha())])
+        .output()
+        .unwrap();
+    assert!(!built.status.success(), "the worker was built although the release could not start");
+
+    p.xtask(&["push", "--env", "dev", "--service", "app"], s.moto_port).success();
+    p.xtask(&worker_only, s.moto_port).success();
+    let running = p.service(s.moto_port, "worker")["taskDefinition"].as_str().unwrap().to_string();
+    let definition = ecs(s.moto_port, "DescribeTaskDefinition", json!({ "taskDefinition": running }));
+    let sidecar = &definition["taskDefinition"]["containerDefinitions"][1];
+    assert_eq!(sidecar["image"], format!("{}@{}", p.image("app"), registry_digest(&app_image)));
+    assert_eq!(sidecar["dockerLabels"]["xtask.image.tag"], app_image.as_str());
+}
+
+#[test]
+fn a_session_of_another_account_is_refused_and_endpoints_and_region_resolve_as_the_sdk_does() {
+    let s = servers();
+    let p = project();
+    p.create_ecs(s.moto_port, &["app", "worker"]);
+    let env = p.repo.read("env/dev.toml");
+    p.repo.write("env/dev.toml", &env.replace("123456789012", "210987654321"));
+    p.repo.commit();
+    let run = p.xtask(&["release", "--env", "dev"], s.moto_port).failure();
+    assert_eq!(
+        run.stderr,
+        "error: cannot start, nothing was changed:\n  the AWS session is for account 123456789012, but env dev is \
+         account 210987654321 (`account_id` in env/dev.toml); export the AWS_PROFILE of account 210987654321, or \
+         correct `account_id`\n"
+    );
+    let built = Command::new("docker")
+        .args(["image", "inspect", &format!("{}:{}", p.image("app"), p.repo.short_sha())])
+        .output()
+        .unwrap();
+    assert!(!built.status.success(), "an image was built although the release could not start");
+    let doctor = p.xtask(&["doctor", "--env", "dev"], s.moto_port).failure();
+    let expected = "FAIL  aws account       the AWS session is for account 123456789012, but env dev is account \
+                    210987654321 (`account_id` in env/dev.toml)\n\
+                    \x20                      fix: export the AWS_PROFILE of account 210987654321, or correct \
+                    `account_id`\n\
+                    skip  ecr, ecs          need a session of the environment's account\n";
+    assert!(doctor.stdout.contains(expected), "missing\n{expected}\nin\n{}", doctor.stdout);
+    p.repo.write("env/dev.toml", &env);
+    p.repo.commit();
+
+    // The general endpoint is dead; each service's own variable names moto.
+    // The region of the environment file wins over AWS_REGION (moto keeps
+    // each region apart, so the services are only found in us-east-1).
+    let moto = format!("http://127.0.0.1:{}", s.moto_port);
+    let per_service = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ENDPOINT_URL_ECS", moto.as_str()),
+        ("AWS_ENDPOINT_URL_ECR", moto.as_str()),
+        ("AWS_ENDPOINT_URL_STS", moto.as_str()),
+        ("AWS_REGION", "eu-west-3"),
+    ];
+    let status = p.xtask_with(&["status", "--env", "dev", "--service", "app"], s.moto_port, &per_service);
+    assert!(status.success().stdout.contains("  revision  "), "the service was not found");
+    let doctor = p.xtask_with(&["doctor", "--env", "dev"], s.moto_port, &per_service);
+    let doctor = doctor.success().stdout;
+    assert!(doctor.contains(&format!("ok    aws endpoint      {moto} answers (")), "{doctor}");
+    assert!(doctor.contains("ok    aws account       123456789012"), "{doctor}");
+
+    // A profile's `endpoint_url`, with no variable naming one.
+    let config = p.repo.path().join(".home/aws-config");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, format!("[default]\nendpoint_url = {moto}\n")).unwrap();
+    let mut command = p.repo.xtask_aws_command(&["doctor", "--env", "dev"], s.moto_port);
+    command.env_remove("AWS_ENDPOINT_URL").env("AWS_CONFIG_FILE", &config);
+    let doctor = crate::harness::Run::from(command.output().unwrap()).success().stdout;
+    assert!(doctor.contains(&format!("ok    aws endpoint      {moto} answers (")), "{doctor}");
+    assert!(doctor.contains("ok    ecs services      2 found: app, worker"), "{doctor}");
 }
 
 /// Every file below `root` (`.git` left out) with its contents, except the

@@ -20,7 +20,12 @@ fn test_body(root: &Path, path: &str) -> Result<String, String> {
     let parts: Vec<&str> = path.split("::").collect();
     let (file, name) = match parts.as_slice() {
         [file, name] => (root.join(format!("xtask/tests/it/{file}.rs")), *name),
-        [module, "tests", name] => (root.join(format!("xtask/src/{module}.rs")), *name),
+        // `a::b::tests::name` is in xtask/src/a/b.rs (or a/b/mod.rs).
+        [modules @ .., "tests", name] if !modules.is_empty() => {
+            let base = root.join("xtask/src").join(modules.join("/"));
+            let file = base.with_extension("rs");
+            (if file.exists() { file } else { base.join("mod.rs") }, *name)
+        }
         _ => return Err(format!("`{path}` is not `file::test` nor `module::tests::test`")),
     };
     let source = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -70,4 +75,6 @@ fn the_checker_reads_code_spans_and_finds_tests() {
     assert!(test_body(root, "model_errors::no_such_test").is_err());
     assert!(test_body(root, "errors_catalogue::code_span").is_err(), "a helper is not a test");
     assert!(test_body(root, "model_errors::malformed_toml").unwrap().contains("invalid basic string"));
+    assert!(test_body(root, "taskdef::schema::tests::a_sound_definition_passes").is_ok());
+    assert!(test_body(root, "taskdef::tests::tags_are_stripped_after_the_last_slash_only").is_ok());
 }

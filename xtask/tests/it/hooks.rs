@@ -205,7 +205,10 @@ fn uninstall_removes_only_its_own_hook_and_core_hooks_path_is_honoured() {
 #[test]
 fn pre_push_refuses_a_definition_ecs_would_not_take_and_says_what_it_checked() {
     let (repo, _remote) = project();
-    repo.write("templates/api.task.json.j2", &TASK_TEMPLATE.replace("\"family\"", "\"cpu\": 256,\n  \"family\""));
+    repo.write(
+        "templates/api.task.json.j2",
+        &TASK_TEMPLATE.replace("\"family\"", "\"cpu\": 256,\n  \"family\""),
+    );
     let run = repo.xtask(&["pre-push"]).failure();
     let expected = "FAIL  task definitions  2 problems\n\
          \x20                      templates/api.task.json.j2: cpu: ECS wants a string, not a number; write it as a \

@@ -155,3 +155,38 @@ fn an_image_is_tagged_with_the_last_commit_that_changed_what_it_is_built_from() 
     assert!(line("build api ").ends_with(&format!("/api:{}", repo.short_sha())), "{plan}");
     assert!(line("build web ").ends_with(&format!("/web:{}", repo.short_sha_of("HEAD~2"))), "{plan}");
 }
+
+#[test]
+fn a_release_renders_an_env_template_only_when_a_task_definition_reads_it() {
+    // The env file reads a value from a developer's machine that CI does not have.
+    let repo = project_with_base();
+    repo.write(
+        "templates/api.env.j2",
+        "GREETING={{ values.greeting }}\nLOCAL_USER={{ env(\"LOCAL_USER\") }}\n",
+    );
+    repo.commit();
+    let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success();
+    assert!(run.stdout.contains("  render api        templates/api.task.json.j2\n"), "{}", run.stdout);
+
+    // Once the task definition reads it (`service_env`), the release needs it.
+    repo.write(
+        "templates/api.task.json.j2",
+        "{\"family\": \"demo-api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
+         \"memory\": 128, \"environment\": {{ service_env | tojson }}}]}\n",
+    );
+    repo.commit();
+    let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).failure();
+    assert_eq!(
+        run.stderr,
+        "error: 1 template problem found, nothing was written:\n  process variable LOCAL_USER is not set \
+         (required by templates/api.env.j2); export it, or give the template a default: env(\"LOCAL_USER\", \
+         default=\"...\")\n"
+    );
+    let run = repo.xtask_with(&["release", "--env", "dev", "--dry-run"], &[("LOCAL_USER", "dev-user")]);
+    let run = run.success();
+    assert!(
+        run.stdout.contains("  render api        templates/api.env.j2, templates/api.task.json.j2\n"),
+        "{}",
+        run.stdout
+    );
+}
