@@ -160,36 +160,12 @@ impl<'w> Executor<'w> {
             }
             Some(ecs)
         };
-        // Images of the environment's registry that task definitions run but
-        // this run neither builds nor locates (a mirrored base image, another
-        // service's image) are looked up now, so a missing one stops the run
-        // before anything is built; found, its digest pins it.
-        let mut located = BTreeMap::new();
-        if let (Ok(engine), Some(Ok(ecr)), true) = (&engine, &ecr, session_usable) {
-            let ours: HashSet<String> =
-                rendered.iter().map(|(s, _)| image_reference(&registry, s, &workspace.revision)).collect();
-            for (service, outputs) in &rendered {
-                let Some(text) = &outputs.task_definition else { continue };
-                let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else { continue };
-                for image in taskdef::images_of(&json) {
-                    let in_registry = image.starts_with(&format!("{registry}/")) && !image.contains('@');
-                    if !in_registry || ours.contains(image) || located.contains_key(image) {
-                        continue;
-                    }
-                    match engine.registry_has(image, &ecr.credentials().await?).await {
-                        Ok(Some(digest)) => {
-                            located.insert(image.to_string(), digest);
-                        }
-                        Ok(None) => problems.push(format!(
-                            "the task definition of {} runs {image}, which is not in the registry and which \
-                             this run does not build; push it first, or release the service that builds it too",
-                            service.name
-                        )),
-                        Err(e) => problems.push(format!("look up {image}: {}", e.message.trim())),
-                    }
-                }
+        let located = match (&engine, &ecr, session_usable) {
+            (Ok(engine), Some(Ok(ecr)), true) => {
+                locate_foreign_images(engine, ecr, &registry, workspace, &rendered, &mut problems).await?
             }
-        }
+            _ => BTreeMap::new(),
+        };
         if !problems.is_empty() {
             bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
         }
@@ -629,17 +605,17 @@ impl<'w> Executor<'w> {
         let family =
             json.get("family").and_then(|f| f.as_str()).context("the task definition has no `family`")?;
         let latest = ecs.task_definition(family).await?;
-        if let Some(latest) = latest.as_ref().filter(|latest| taskdef::changes(latest, &json).is_empty()) {
-            let arn = latest["taskDefinitionArn"].as_str().unwrap_or_default().to_string();
-            let why = format!("{} is identical", short_name(&arn));
-            self.registered.lock().await.insert(service.name.clone(), arn);
+        let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
+        let changed = latest.as_ref().map(|latest| taskdef::changes(latest, &json).len());
+        if changed == Some(0) {
+            let why = format!("{} is identical", short_name(newest));
+            self.registered.lock().await.insert(service.name.clone(), newest.to_string());
             return Ok(Outcome::Skipped(why));
         }
         // After a rollback the service runs an older revision than the
         // newest: releasing what it runs must not register a duplicate.
         let key = (ecs.cluster.clone(), service.ecs_service.clone());
         let running = self.running.get(&key).cloned().unwrap_or_default();
-        let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
         let same_family = short_name(&running).rsplit_once(':').is_some_and(|(f, _)| f == family);
         if same_family && short_name(&running) != short_name(newest) {
             if let Some(current) = ecs.task_definition(&running).await? {
@@ -650,7 +626,6 @@ impl<'w> Executor<'w> {
                 }
             }
         }
-        let changed = latest.map(|latest| taskdef::changes(&latest, &json).len());
         let arn = ecs.register(&json).await?;
         let outcome = Outcome::Done(match changed {
             Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
@@ -822,6 +797,46 @@ impl Progress {
         let line: String = parts.join(" | ").chars().take(width.saturating_sub(1)).collect();
         eprint!("\r\x1b[K{line}");
     }
+}
+
+/// Images of the environment's registry that task definitions run but this
+/// run neither builds nor locates (a mirrored base image, another service's
+/// image), looked up before anything changes, so a missing one stops the run
+/// before anything is built; found, its digest pins it. Returns the digests
+/// by image reference; what is missing goes to `problems`.
+async fn locate_foreign_images(
+    engine: &Engine,
+    ecr: &Ecr,
+    registry: &str,
+    workspace: &Workspace,
+    rendered: &[(&Service, Rendered)],
+    problems: &mut Vec<String>,
+) -> Result<BTreeMap<String, String>> {
+    let ours: HashSet<String> =
+        rendered.iter().map(|(s, _)| image_reference(registry, s, &workspace.revision)).collect();
+    let mut located = BTreeMap::new();
+    for (service, outputs) in rendered {
+        let Some(text) = &outputs.task_definition else { continue };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else { continue };
+        for image in taskdef::images_of(&json) {
+            let in_registry = image.starts_with(&format!("{registry}/")) && !image.contains('@');
+            if !in_registry || ours.contains(image) || located.contains_key(image) {
+                continue;
+            }
+            match engine.registry_has(image, &ecr.credentials().await?).await {
+                Ok(Some(digest)) => {
+                    located.insert(image.to_string(), digest);
+                }
+                Ok(None) => problems.push(format!(
+                    "the task definition of {} runs {image}, which is not in the registry and which this run \
+                     does not build; push it first, or release the service that builds it too",
+                    service.name
+                )),
+                Err(e) => problems.push(format!("look up {image}: {}", e.message.trim())),
+            }
+        }
+    }
+    Ok(located)
 }
 
 /// A step under way, answering with its index in the plan.
