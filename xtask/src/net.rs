@@ -34,58 +34,50 @@ const DEFAULT_PORTS: &[(&str, u16)] = &[
 ];
 
 impl Endpoint {
+    /// Parses with the `url` crate (WHATWG URL rules). Nothing of the text is
+    /// ever echoed: only the scheme, host and port are shown, and a text that
+    /// does not parse is not shown at all, since it may hold a password.
     pub(crate) fn parse(text: &str) -> Result<Endpoint, String> {
+        let text = text.trim();
         let (scheme, rest) = match text.split_once("://") {
             Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
             None => (None, text),
         };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        // Credentials end at the last `@`; passwords may contain `@` themselves.
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let (host, port) = match host_port.strip_prefix('[') {
-            // An IPv6 literal: `[::1]:5432`.
-            Some(inner) => {
-                let (host, after) = inner.split_once(']').ok_or_else(|| format!("{text}: unclosed `[`"))?;
-                (host.to_string(), after.strip_prefix(':'))
-            }
-            None => match host_port.rsplit_once(':') {
-                Some((host, port)) => (host.to_string(), Some(port)),
-                None => (host_port.to_string(), None),
-            },
-        };
-        let port = match port {
-            Some(port) => {
-                port.parse().map_err(|_| format!("{}: the port `{port}` is not a number", redact(text)))?
-            }
-            None => {
-                let scheme = scheme.as_deref().unwrap_or_default();
-                DEFAULT_PORTS.iter().find(|(s, _)| *s == scheme).map(|(_, p)| *p).ok_or_else(|| {
-                    format!("{}: no port given, and none is usual for this scheme; add `:PORT`", redact(text))
-                })?
-            }
-        };
-        if host.is_empty() {
-            return Err(format!("{}: no host name", redact(text)));
+        // URL syntax ends the host at the first `#`, `?` or `/`, so a
+        // password holding one leaves an `@` after the host.
+        let (authority, after_host) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+        if after_host.contains('@') && !authority.contains('@') {
+            return Err(
+                "a URL with `@` after its host; it is not shown, since that is how a password holding `#`, \
+                        `?` or `/` reads: percent-encode them in the password (`%23`, `%3F`, `%2F`)"
+                    .to_string(),
+            );
         }
-        let shown = match &scheme {
-            Some(scheme) => format!("{scheme}://{host}:{port}"),
-            None => format!("{host}:{port}"),
+        let url = url::Url::parse(&format!("{}://{rest}", scheme.as_deref().unwrap_or("tcp"))).map_err(|e| {
+            format!(
+                "a URL that does not parse ({e}); it is not shown, since it may hold a password: percent-encode \
+                 `#`, `?`, `/` and `@` in a user name or password (`%23`, `%3F`, `%2F`, `%40`)"
+            )
+        })?;
+        let host =
+            url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let shown_scheme = scheme.as_deref().map_or(String::new(), |s| format!("{s}://"));
+        if host.is_empty() {
+            return Err(format!("{shown_scheme}...: no host name"));
+        }
+        let known = || {
+            let scheme = scheme.as_deref().unwrap_or_default();
+            DEFAULT_PORTS.iter().find(|(s, _)| *s == scheme).map(|(_, p)| *p)
+        };
+        let port = url.port().or_else(known).ok_or_else(|| {
+            format!("{shown_scheme}{host}: no port given, and none is usual for this scheme; add `:PORT`")
+        })?;
+        let shown = if host.contains(':') {
+            format!("{shown_scheme}[{host}]:{port}")
+        } else {
+            format!("{shown_scheme}{host}:{port}")
         };
         Ok(Endpoint { host, port, shown })
-    }
-}
-
-/// The text with any `user:password@` part of a URL removed, for messages.
-fn redact(text: &str) -> String {
-    match text.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://{host}{}", &rest[end..]),
-                None => text.to_string(),
-            }
-        }
-        None => text.to_string(),
     }
 }
 
@@ -193,7 +185,33 @@ mod tests {
         assert_eq!(Endpoint::parse("[::1]:8080").unwrap().host, "::1");
         let error = Endpoint::parse("postgres://u:hunter22@db:port/x").unwrap_err();
         assert!(!error.contains("hunter22"), "{error}");
-        assert!(Endpoint::parse("db.example.com").is_err());
+        assert_eq!(
+            Endpoint::parse("db.example.com").unwrap_err(),
+            "db.example.com: no port given, and none is usual for this scheme; add `:PORT`"
+        );
+        assert_eq!(Endpoint::parse("postgres://u:p%23w@db/x").unwrap().shown, "postgres://db:5432");
+        assert_eq!(Endpoint::parse("redis://[::1]").unwrap().shown, "redis://[::1]:6379");
+    }
+
+    #[test]
+    fn a_password_holding_url_delimiters_is_never_shown() {
+        // `#`, `?` and `/` end the host in URL syntax: the password's tail
+        // and the real host are read as a fragment, query or path.
+        for text in [
+            "postgres://admin:pa#ss-9f8e7d@db.internal/app",
+            "postgres://admin:pa?ss-9f8e7d@db.internal/app",
+            "postgres://admin:pa/ss-9f8e7d@db.internal/app",
+            "postgres://admin:12#ss-9f8e7d@db.internal:5432/app",
+            "mysql://root:x/y#ss-9f8e7d@10.0.0.5",
+        ] {
+            let error = Endpoint::parse(text).unwrap_err();
+            assert!(!error.contains("ss-9f8e7d") && !error.contains("admin"), "{text}: {error}");
+        }
+        assert_eq!(
+            Endpoint::parse("postgres://admin:pa#ss@db.internal/app").unwrap_err(),
+            "a URL with `@` after its host; it is not shown, since that is how a password holding `#`, `?` or `/` \
+             reads: percent-encode them in the password (`%23`, `%3F`, `%2F`)"
+        );
     }
 
     #[test]

@@ -503,13 +503,13 @@ fn a_service_in_a_cluster_of_its_own_is_checked_locked_deployed_and_shown_there(
     p.create_ecs(s.moto_port, &["app"]);
     // The worker's cluster is checked before anything changes.
     let run = p.xtask(&["release", "--env", "dev"], s.moto_port).failure();
-    assert!(
-        run.stderr.contains(&format!(
-            "ECS cluster {jobs} does not exist (in this account and region); check `cluster` in the environment \
-             file (or the service's service.toml), the region, and AWS_PROFILE"
-        )),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot start, nothing was changed:\n  ECS cluster {jobs} does not exist (in this account and \
+             region); check `cluster` in the environment file (or the service's service.toml), the region, and \
+             AWS_PROFILE\n"
+        )
     );
     assert_eq!(
         p.running_revision(s.moto_port, "app"),
@@ -829,7 +829,9 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     p.repo.commit();
     let secret = "zq-stripe-secret-4242";
     // The AWS secret key the harness passes, and the ECR password moto's token carries.
-    let watched = [secret, "testing-secret-value", ECR_PASSWORD];
+    // And a database password holding the characters that end a URL's host.
+    let url_password = "pw-9f8e7d";
+    let watched = [secret, "testing-secret-value", ECR_PASSWORD, url_password];
     let outside = tempfile::tempdir().unwrap();
     let summary = outside.path().join("summary.md");
     let summary_var = summary.display().to_string();
@@ -868,6 +870,16 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     run(&["render", "--env", "dev"]);
     run(&["release", "--env", "dev"]);
     run(&["deploy", "--env", "dev", "--service", "nope"]);
+    // Passwords with `#`, `?` and `/` (not percent-encoded), shown nowhere,
+    // CI annotations included; an encoded one parses and is dropped.
+    for url in [
+        format!("postgres://admin:a#{url_password}@127.0.0.1:1/db"),
+        format!("postgres://admin:a?{url_password}@127.0.0.1:1/db"),
+        format!("postgres://admin:a/{url_password}@127.0.0.1:1/db"),
+        format!("postgres://admin:a%23{url_password}@127.0.0.1:1/db"),
+    ] {
+        run(&["doctor", "--reach", &url]);
+    }
 
     let dev_env = p.repo.read("services/app/dev.env");
     assert!(dev_env.contains(&format!("STRIPE_SECRET={secret}")), "the secret did not reach the env file");
