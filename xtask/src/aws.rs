@@ -16,13 +16,41 @@ const MAX_ATTEMPTS: u32 = 5;
 pub(crate) async fn config(region: &str) -> aws_config::SdkConfig {
     let http =
         aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    // Every call is bounded: an endpoint that accepts connections and never
+    // answers (a stopped process, a black-holed route) ends the command
+    // with an error instead of holding it until CI's job timeout.
+    let attempt = call_timeout();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(attempt.min(CONNECT_TIMEOUT))
+        .read_timeout(attempt)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * OPERATION_ATTEMPTS)
+        .build();
     aws_config::from_env()
         .region(aws_config::Region::new(region.to_string()))
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(timeouts)
         .http_client(http)
         .load()
         .await
 }
+
+/// How long one attempt of an AWS call may take: `XTASK_AWS_TIMEOUT` (a
+/// duration such as `20s` or `1m`), else 20 s, far above what a healthy
+/// endpoint needs. A whole call, retries included, may take three times that.
+pub(crate) fn call_timeout() -> std::time::Duration {
+    std::env::var("XTASK_AWS_TIMEOUT")
+        .ok()
+        .and_then(|text| crate::deploy::parse_duration(&text).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_CALL_TIMEOUT)
+}
+
+const DEFAULT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Connecting takes one round trip; longer means nothing is there.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A call's whole budget, in attempt timeouts.
+const OPERATION_ATTEMPTS: u32 = 3;
 
 /// The endpoint an AWS client of `service_id` (the SDK's name: `"ECS"`,
 /// `"ECR"`, `"STS"`) talks to, found the way the SDK finds it: the
@@ -42,12 +70,14 @@ pub(crate) fn endpoint(config: &aws_config::SdkConfig, service_id: &str, default
 /// The account the AWS session belongs to, asked of STS (GetCallerIdentity
 /// needs no permission, so any working session can answer).
 pub(crate) async fn account(region: &str) -> anyhow::Result<String> {
-    let client = aws_sdk_sts::Client::new(&config(region).await);
+    let config = config(region).await;
+    let endpoint = endpoint(&config, "STS", &format!("sts.{region}.amazonaws.com"));
+    let client = aws_sdk_sts::Client::new(&config);
     let identity = client
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| aws_error(e, "ask AWS whose session this is"))?;
+        .map_err(|e| aws_error(e, "ask AWS whose session this is", &endpoint))?;
     identity.account().map(str::to_string).ok_or_else(|| anyhow!("STS named no account for this session"))
 }
 
@@ -102,12 +132,32 @@ pub(crate) async fn session_expiry(region: &str) -> anyhow::Result<Option<std::t
     }
 }
 
-/// An AWS error as a sentence that says what to do about it.
-pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str) -> anyhow::Error
+/// An AWS error as a sentence that says what to do about it; `endpoint` is
+/// where the call went, named when it could not be reached.
+pub(crate) fn aws_error<E, R>(error: SdkError<E, R>, what: &str, endpoint: &str) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    let unreachable = "check the network (VPN, proxy, security group), AWS_ENDPOINT_URL and the region; \
+                       `cargo xtask doctor --env ENV` diagnoses the endpoint";
+    let timed_out = match &error {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_timeout(),
+        _ => false,
+    };
+    if timed_out {
+        return anyhow!(
+            "cannot {what}: {endpoint} did not answer within {} (each try; the endpoint is stopped or \
+             unreachable); {unreachable}",
+            crate::deploy::human(call_timeout())
+        );
+    }
+    if let SdkError::DispatchFailure(failure) = &error {
+        if failure.is_io() {
+            return anyhow!("cannot {what}: could not connect to {endpoint}; {unreachable}");
+        }
+    }
     let code = error.code().unwrap_or("").to_string();
     let message = error.message().unwrap_or("").to_string();
     let session = "renew the AWS session: `aws sso login` (with the right AWS_PROFILE exported), or fresh \

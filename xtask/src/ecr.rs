@@ -18,6 +18,8 @@ const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 pub(crate) struct Ecr {
     client: aws_sdk_ecr::Client,
+    /// Where the ECR calls go, for errors that say so.
+    endpoint: String,
     /// The registry images go to (the account's ECR endpoint, or the environment's override).
     registry: String,
     token: Mutex<Option<Token>>,
@@ -33,8 +35,10 @@ struct Token {
 
 impl Ecr {
     pub(crate) async fn connect(region: &str, registry: &str) -> Ecr {
+        let config = aws::config(region).await;
         Ecr {
-            client: aws_sdk_ecr::Client::new(&aws::config(region).await),
+            client: aws_sdk_ecr::Client::new(&config),
+            endpoint: aws::endpoint(&config, "ECR", &format!("api.ecr.{region}.amazonaws.com")),
             registry: registry.to_string(),
             token: Mutex::new(None),
         }
@@ -70,7 +74,7 @@ impl Ecr {
             .get_authorization_token()
             .send()
             .await
-            .map_err(|e| aws_error(e, "get an ECR token"))?;
+            .map_err(|e| aws_error(e, "get an ECR token", &self.endpoint))?;
         let data = output
             .authorization_data()
             .first()
@@ -100,7 +104,7 @@ impl Ecr {
         match self.client.describe_repositories().repository_names(name).send().await {
             Ok(_) => return Ok(false),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => {}
-            Err(e) => return Err(aws_error(e, &format!("look up ECR repository {name}"))),
+            Err(e) => return Err(aws_error(e, &format!("look up ECR repository {name}"), &self.endpoint)),
         }
         let mutability =
             if immutable_tags { ImageTagMutability::Immutable } else { ImageTagMutability::Mutable };
@@ -118,7 +122,7 @@ impl Ecr {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_already_exists_exception()) => {
                 Ok(false)
             }
-            Err(e) => Err(aws_error(e, &format!("create ECR repository {name}"))),
+            Err(e) => Err(aws_error(e, &format!("create ECR repository {name}"), &self.endpoint)),
         }
     }
 }

@@ -32,6 +32,8 @@ pub(crate) const PREVIOUS_GOOD_COMMIT_TAG: &str = "xtask:previous-good-commit";
 pub(crate) struct Ecs {
     client: aws_sdk_ecs::Client,
     pub(crate) cluster: String,
+    /// Where the calls go, for errors that say so.
+    endpoint: String,
 }
 
 /// What a release needs to know about a service.
@@ -74,12 +76,17 @@ impl ServiceState {
 
 impl Ecs {
     pub(crate) async fn connect(region: &str, cluster: &str) -> Ecs {
-        Ecs { client: aws_sdk_ecs::Client::new(&aws::config(region).await), cluster: cluster.to_string() }
+        let config = aws::config(region).await;
+        Ecs {
+            client: aws_sdk_ecs::Client::new(&config),
+            cluster: cluster.to_string(),
+            endpoint: aws::endpoint(&config, "ECS", &format!("ecs.{region}.amazonaws.com")),
+        }
     }
 
     /// The same session, for services of another cluster.
     pub(crate) fn in_cluster(&self, cluster: &str) -> Ecs {
-        Ecs { client: self.client.clone(), cluster: cluster.to_string() }
+        Ecs { client: self.client.clone(), cluster: cluster.to_string(), endpoint: self.endpoint.clone() }
     }
 
     /// The latest ACTIVE revision of a family (or the given `family:revision`
@@ -110,7 +117,7 @@ impl Ecs {
             }
             // ECS answers an unknown family with a ClientException, not a "not found".
             Err(e) if e.code() == Some("ClientException") => Ok(None),
-            Err(e) => Err(aws_error(e, &format!("describe task definition {name}"))),
+            Err(e) => Err(aws_error(e, &format!("describe task definition {name}"), &self.endpoint)),
         }
     }
 
@@ -138,7 +145,7 @@ impl Ecs {
                         e.message().unwrap_or("no reason given")
                     )
                 } else {
-                    aws_error(e, &format!("register task definition {family}"))
+                    aws_error(e, &format!("register task definition {family}"), &self.endpoint)
                 }
             })?;
         output
@@ -160,7 +167,8 @@ impl Ecs {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error(e, &format!("list revisions of {family}")))?;
+            let page =
+                page.map_err(|e| aws_error(e, &format!("list revisions of {family}"), &self.endpoint))?;
             // A prefix also matches longer family names.
             arns.extend(
                 page.task_definition_arns()
@@ -180,13 +188,10 @@ impl Ecs {
     /// The cluster's status (`ACTIVE`, `PROVISIONING`...), or `None` when
     /// there is no such cluster.
     pub(crate) async fn cluster(&self) -> Result<Option<String>> {
-        let output = self
-            .client
-            .describe_clusters()
-            .clusters(&self.cluster)
-            .send()
-            .await
-            .map_err(|e| aws_error(e, &format!("describe ECS cluster {}", self.cluster)))?;
+        let output =
+            self.client.describe_clusters().clusters(&self.cluster).send().await.map_err(|e| {
+                aws_error(e, &format!("describe ECS cluster {}", self.cluster), &self.endpoint)
+            })?;
         Ok(output
             .clusters()
             .iter()
@@ -241,7 +246,7 @@ impl Ecs {
             .resource_arn(service_arn)
             .send()
             .await
-            .map_err(|e| aws_error(e, &format!("read the tags of {service_arn}")))?;
+            .map_err(|e| aws_error(e, &format!("read the tags of {service_arn}"), &self.endpoint))?;
         Ok(output
             .tags()
             .iter()
@@ -260,7 +265,7 @@ impl Ecs {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| aws_error(e, &format!("record the release on {service_arn}")))?;
+            .map_err(|e| aws_error(e, &format!("record the release on {service_arn}"), &self.endpoint))?;
         Ok(())
     }
 
@@ -275,7 +280,7 @@ impl Ecs {
             .max_results(10)
             .send()
             .await
-            .map_err(|e| aws_error(e, &format!("list the stopped tasks of {service}")))?;
+            .map_err(|e| aws_error(e, &format!("list the stopped tasks of {service}"), &self.endpoint))?;
         if listed.task_arns().is_empty() {
             return Ok(Vec::new());
         }
@@ -286,7 +291,7 @@ impl Ecs {
             .set_tasks(Some(listed.task_arns().to_vec()))
             .send()
             .await
-            .map_err(|e| aws_error(e, &format!("describe the stopped tasks of {service}")))?;
+            .map_err(|e| aws_error(e, &format!("describe the stopped tasks of {service}"), &self.endpoint))?;
         Ok(described
             .tasks()
             .iter()
@@ -324,7 +329,7 @@ impl Ecs {
                  or set `ecs_service` in the service's service.toml to its name",
                 self.cluster
             ),
-            _ => aws_error(e, &format!("{verb} ECS service {service}")),
+            _ => aws_error(e, &format!("{verb} ECS service {service}"), &self.endpoint),
         }
     }
 }

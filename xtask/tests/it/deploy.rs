@@ -732,6 +732,66 @@ fn an_image_of_the_registry_that_the_release_does_not_build_is_looked_up_before_
 }
 
 #[test]
+fn an_aws_endpoint_that_never_answers_or_refuses_ends_the_command_with_its_name() {
+    let s = servers();
+    let p = project();
+    p.create_ecs(s.moto_port, &["app", "worker"]);
+    let one_second = [("XTASK_AWS_TIMEOUT", "1s")];
+
+    // Accepted and never answered: each try ends after a second, the call after three.
+    let proxy = Proxy::start(s.moto_port);
+    proxy.inject("DescribeServices", 100, Fault::Hang(std::time::Duration::from_secs(20)));
+    let started = std::time::Instant::now();
+    let run = p.xtask_with(&["release", "--env", "dev"], proxy.port, &one_second).failure();
+    let took = started.elapsed();
+    let hung = format!(
+        "cannot describe ECS service {{}}: http://127.0.0.1:{} did not answer within 1s (each try; the endpoint \
+         is stopped or unreachable); check the network (VPN, proxy, security group), AWS_ENDPOINT_URL and the \
+         region; `cargo xtask doctor --env ENV` diagnoses the endpoint",
+        proxy.port
+    );
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot start, nothing was changed:\n  {}\n  {}\n",
+            hung.replace("{}", "app"),
+            hung.replace("{}", "worker")
+        )
+    );
+    assert!(took < std::time::Duration::from_secs(10), "it took {took:?}");
+
+    // A frozen moto (SIGSTOP): the kernel accepts connections, nothing answers.
+    let frozen = Moto::start(&[]);
+    create_ecs(frozen.port, &p.prefix, &["app", "worker"]);
+    frozen.signal("STOP");
+    let started = std::time::Instant::now();
+    let run = p.xtask_with(&["release", "--env", "dev"], frozen.port, &one_second).failure();
+    frozen.signal("CONT");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot start, nothing was changed:\n  cannot get an ECR token: http://127.0.0.1:{} did not \
+             answer within 1s (each try; the endpoint is stopped or unreachable); check the network (VPN, proxy, \
+             security group), AWS_ENDPOINT_URL and the region; `cargo xtask doctor --env ENV` diagnoses the \
+             endpoint\n",
+            frozen.port
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it took {:?}", started.elapsed());
+
+    // Nothing listens: refused (retried a few times by the SDK, as a restart
+    // would be ridden out), then named.
+    let dead = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9")];
+    let run = p.xtask_with(&["rollback", "--env", "dev", "--service", "app"], s.moto_port, &dead);
+    assert_eq!(
+        run.failure().stderr,
+        "error: cannot describe ECS service app: could not connect to http://127.0.0.1:9; check the network (VPN, \
+         proxy, security group), AWS_ENDPOINT_URL and the region; `cargo xtask doctor --env ENV` diagnoses the \
+         endpoint\n"
+    );
+}
+
+#[test]
 fn a_session_of_another_account_is_refused_and_endpoints_and_region_resolve_as_the_sdk_does() {
     let s = servers();
     let p = project();

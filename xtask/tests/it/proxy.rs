@@ -13,6 +13,9 @@ pub enum Fault {
     Respond { status: &'static str, body: String },
     /// Close the connection without answering.
     Cut,
+    /// Hold the connection open without answering for this long, like a
+    /// stopped process or a black-holed route, then close it.
+    Hang(std::time::Duration),
 }
 
 impl Fault {
@@ -116,6 +119,9 @@ impl Proxy {
         };
         if let Some(fault) = fault {
             self.injected.fetch_add(1, Ordering::SeqCst);
+            if let Fault::Hang(duration) = &*fault {
+                thread::sleep(*duration);
+            }
             if let Fault::Respond { status, body } = &*fault {
                 let _ = write!(
                     client,
