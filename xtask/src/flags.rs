@@ -193,11 +193,13 @@ pub(crate) struct Deploy {
 ///
 /// Compares each service's rendered task definition (its image pinned to the
 /// digest in the registry, when pushed) with the family's latest ACTIVE
-/// revision, ignoring what ECS adds, and prints the fields that differ.
-/// Values of secret-looking variables are redacted. Changes nothing.
+/// revision as ECS keeps it (its defaults, units and tags understood; see
+/// docs/task-definitions.md), and prints the fields that differ. Values of
+/// secret-looking variables are redacted. Changes nothing.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  cargo xtask diff --env prod\n  cargo xtask diff --env prod --service api"
+    after_help = "Examples:\n  cargo xtask diff --env prod\n  cargo xtask diff --env prod --service api\n  \
+                        cargo xtask diff --env prod --exit-code"
 )]
 pub(crate) struct Diff {
     /// Environment to compare with, a file under `env/`.
@@ -205,9 +207,16 @@ pub(crate) struct Diff {
     pub(crate) env: String,
     #[command(flatten)]
     pub(crate) services: ServiceFilter,
+    /// Exit with 1 when any service differs (or has no revision yet), as `git diff --exit-code` does.
+    #[arg(long)]
+    pub(crate) exit_code: bool,
 }
 
 /// Show what each service runs: revision, image, commit, rollout, tasks.
+///
+/// A service that is only built (no task definition template) shows whether
+/// this commit's image is in the registry. Exits 1 when a service cannot be
+/// read.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  cargo xtask status --env prod")]
 pub(crate) struct Status {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::docker::Engine;
 use crate::ecr::Ecr;
@@ -18,7 +18,8 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
     let environment = &workspace.environment;
     let registry = registry_host(environment);
-    runtime()?.block_on(async {
+    let differing = runtime()?.block_on(async {
+        let mut differing = Vec::new();
         let session = Ecs::connect(&environment.region, &environment.cluster).await;
         let pushed = pushed_digests(&workspace, &registry).await;
         for (service, outputs) in &rendered {
@@ -38,6 +39,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                     "{}: family {family} has no revision yet; a release registers it{note}",
                     service.name
                 );
+                differing.push(service.name.as_str());
                 continue;
             };
             let registered = short_name(latest["taskDefinitionArn"].as_str().unwrap_or("?")).to_string();
@@ -46,6 +48,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                 println!("{}: no changes from {registered}{note}", service.name);
                 continue;
             }
+            differing.push(service.name.as_str());
             let n = changes.len();
             let verb = if n == 1 { "differs" } else { "differ" };
             println!("{}: {n} field{} {verb} from {registered}{note}", service.name, plural(n));
@@ -58,8 +61,18 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                 }
             }
         }
-        Ok(())
-    })
+        anyhow::Ok(differing)
+    })?;
+    if flags.exit_code && !differing.is_empty() {
+        let n = differing.len();
+        bail!(
+            "{n} service{} differ{} from what is registered: {}",
+            plural(n),
+            if n == 1 { "s" } else { "" },
+            differing.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// This commit's image of every service, with its digest when the registry

@@ -16,6 +16,13 @@ const SEARCHED_REVISIONS: usize = 50;
 pub(crate) fn run(flags: Rollback) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
+    if service.task_definition_template.is_none() {
+        bail!(
+            "{} is built but never deployed (it has no task definition template), so there is nothing to roll \
+             back; roll back the services that run its image instead",
+            service.name
+        );
+    }
     workspace.require_consent(&flags.confirm)?;
     let environment = &workspace.environment;
     let cluster = service.cluster(environment);

@@ -792,6 +792,31 @@ fn an_aws_endpoint_that_never_answers_or_refuses_ends_the_command_with_its_name(
 }
 
 #[test]
+fn status_shows_whether_a_build_only_service_is_in_the_registry() {
+    let s = servers();
+    let p = project();
+    p.repo.write("services/base/Dockerfile", "FROM scratch\nCOPY hello.txt /\n");
+    p.repo.write("services/base/hello.txt", "base\n");
+    p.repo.write("services/base/service.toml", &format!("repository = \"{}/base\"\n", p.prefix));
+    p.repo.commit();
+    let image = format!("{}:{}", p.image("base"), p.repo.short_sha());
+    let status = |expected: &str| {
+        let run = p.xtask(&["status", "--env", "dev", "--service", "base"], s.moto_port).success();
+        assert_eq!(
+            run.stdout,
+            format!(
+                "env dev, cluster {}, region us-east-1\nbase (built, not deployed: no task definition template)\n  \
+                 image     {image}, {expected}\n",
+                p.prefix
+            )
+        );
+    };
+    status("not in the registry yet");
+    p.xtask(&["push", "--env", "dev", "--service", "base"], s.moto_port).success();
+    status(&format!("in the registry ({})", registry_digest(&image)));
+}
+
+#[test]
 fn a_session_of_another_account_is_refused_and_endpoints_and_region_resolve_as_the_sdk_does() {
     let s = servers();
     let p = project();

@@ -188,3 +188,41 @@ fn an_endpoint_that_does_not_answer_is_diagnosed_with_the_usual_causes() {
     }
     assert!(!run.stdout.contains("hunter2") && !run.stderr.contains("hunter2"), "a password was printed");
 }
+
+#[test]
+fn status_exits_1_when_a_service_cannot_be_read_and_a_build_only_service_cannot_be_rolled_back() {
+    let repo = Repo::project();
+    repo.write(
+        "templates/api.task.json.j2",
+        "{\"family\": \"demo-api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
+         \"memory\": 128}]}\n",
+    );
+    repo.commit();
+    let config = repo.path().join(".home/none");
+    let config = config.to_str().unwrap();
+    let no_credentials = [
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", config),
+        ("AWS_SHARED_CREDENTIALS_FILE", config),
+    ];
+    let run = repo.xtask_with(&["status", "--env", "dev"], &no_credentials).failure();
+    let remedy =
+        "no AWS credentials found; run `aws sso login` or `aws configure`, export AWS_PROFILE, or set \
+                  AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+    assert_eq!(
+        run.stdout,
+        format!(
+            "env dev, cluster local, region us-east-1\napi: cannot describe ECS service api: {remedy}\n\
+             web: cannot get an ECR token: {remedy}\n"
+        )
+    );
+    assert_eq!(run.stderr, "error: could not read 2 of 2 services: api, web; see the reasons above\n");
+
+    // `web` has no task definition: it is built, never deployed.
+    let run = repo.xtask_with(&["rollback", "--env", "dev", "--service", "web"], &no_credentials).failure();
+    assert_eq!(
+        run.stderr,
+        "error: web is built but never deployed (it has no task definition template), so there is nothing to roll \
+         back; roll back the services that run its image instead\n"
+    );
+}

@@ -109,7 +109,7 @@ fn every_corpus_definition_registers_once_then_compares_equal_and_a_change_is_se
         "{}",
         second.stdout
     );
-    let diff = p.xtask(&["diff", "--env", "dev"], s.moto_port).success();
+    let diff = p.xtask(&["diff", "--env", "dev", "--exit-code"], s.moto_port).success();
     let mut expected: Vec<String> =
         names.iter().map(|name| format!("{name}: no changes from {}-{name}:2", p.prefix)).collect();
     expected.sort();
@@ -124,10 +124,12 @@ fn every_corpus_definition_registers_once_then_compares_equal_and_a_change_is_se
     let web = p.repo.read("templates/react-web.task.json.j2").replace("\"retries\": 5", "\"retries\": 3");
     p.repo.write("templates/react-web.task.json.j2", &web);
     p.repo.commit();
+    let only = ["--service", "flask-api", "--service", "react-web"];
     let diff =
-        p.xtask(&["diff", "--env", "dev", "--service", "flask-api", "--service", "react-web"], s.moto_port);
+        p.xtask(&[&["diff", "--env", "dev", "--exit-code"][..], &only].concat(), s.moto_port).failure();
+    assert_eq!(diff.stderr, "error: 2 services differ from what is registered: flask-api, react-web\n");
     assert_eq!(
-        diff.success().stdout,
+        diff.stdout,
         format!(
             "flask-api: 2 fields differ from {prefix}-flask-api:2\n  - tags[team].key: \"team\"\n  - tags[team].value: \"backend\"\n\
              react-web: 1 field differs from {prefix}-react-web:2\n  - containerDefinitions[frontend-react-js].healthCheck.retries: \"5\"\n",
