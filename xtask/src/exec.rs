@@ -225,7 +225,10 @@ impl<'w> Executor<'w> {
             let (i, result) = loop {
                 tokio::select! {
                     finished = running.next() => break finished.expect("a step is running"),
-                    _ = tick.tick() => self.progress.draw(),
+                    _ = tick.tick() => {
+                        self.progress.draw();
+                        self.progress.beat();
+                    }
                     signal = interrupt.recv() => {
                         // Dropping the running steps cancels them, and no
                         // step after them starts. A registry takes a tag only
@@ -732,25 +735,93 @@ impl<'w> Executor<'w> {
 
 /// One status line at the bottom of a terminal, redrawn in place, saying
 /// what each running step is doing. Off when stderr is not a terminal or in
-/// CI, where output stays plain lines.
+/// CI, where output stays plain lines; there, a step still running prints a
+/// heartbeat line every `heartbeat`, so a long build is never silent.
 struct Progress {
     live: bool,
-    steps: std::sync::Mutex<BTreeMap<String, (Instant, String)>>,
+    heartbeat: Duration,
+    steps: std::sync::Mutex<BTreeMap<String, Running>>,
+}
+
+/// A step under way, as the status line and the heartbeat show it.
+struct Running {
+    since: Instant,
+    status: String,
+    last_beat: Instant,
+}
+
+/// How often a step still running says so in plain output:
+/// `XTASK_HEARTBEAT` (a duration), else every 30 s.
+fn heartbeat() -> Duration {
+    std::env::var("XTASK_HEARTBEAT")
+        .ok()
+        .and_then(|text| deploy::parse_duration(&text).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(30))
+}
+
+/// `2m10s`, `45s`: how long a step has run.
+fn elapsed(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds >= 60 {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// What a step is doing while it runs, from its verb.
+fn doing(step: &str) -> &'static str {
+    match step.split(' ').next().unwrap_or_default() {
+        "prebuild" => "running its prebuild",
+        "build" => "building",
+        "push" => "pushing",
+        "locate" => "looking for the image",
+        "register" => "registering",
+        "deploy" => "deploying",
+        "wait" => "waiting for the rollout",
+        _ => "running",
+    }
 }
 
 impl Progress {
     fn new() -> Progress {
         use std::io::IsTerminal;
-        Progress { live: std::io::stderr().is_terminal() && !crate::ci::active(), steps: Default::default() }
+        Progress {
+            live: std::io::stderr().is_terminal() && !crate::ci::active(),
+            heartbeat: heartbeat(),
+            steps: Default::default(),
+        }
     }
 
     fn start(&self, step: &Step) {
-        self.steps.lock().unwrap().insert(step.to_string(), (Instant::now(), String::new()));
+        let now = Instant::now();
+        self.steps
+            .lock()
+            .unwrap()
+            .insert(step.to_string(), Running { since: now, status: String::new(), last_beat: now });
     }
 
     fn update(&self, step: &str, status: &str) {
         if let Some(entry) = self.steps.lock().unwrap().get_mut(step) {
-            entry.1 = status.to_string();
+            entry.status = status.to_string();
+        }
+    }
+
+    /// In plain output, a line for each step that has run a heartbeat
+    /// longer since it last said anything: `build web  still building (2m10s)`.
+    fn beat(&self) {
+        if self.live {
+            return;
+        }
+        let mut steps = self.steps.lock().unwrap();
+        for (step, running) in steps.iter_mut() {
+            if running.last_beat.elapsed() >= self.heartbeat {
+                running.last_beat = Instant::now();
+                let status =
+                    if running.status.is_empty() { String::new() } else { format!(": {}", running.status) };
+                println!("{step:<18} still {}{status} ({})", doing(step), elapsed(running.since.elapsed()));
+            }
         }
     }
 
@@ -786,10 +857,10 @@ impl Progress {
         let steps = self.steps.lock().unwrap();
         let parts: Vec<String> = steps
             .iter()
-            .map(|(step, (since, status))| {
-                let status: String = status.chars().take(40).collect();
+            .map(|(step, running)| {
+                let status: String = running.status.chars().take(40).collect();
                 let status = if status.is_empty() { String::new() } else { format!(": {status}") };
-                format!("{step}{status} ({}s)", since.elapsed().as_secs())
+                format!("{step}{status} ({}s)", running.since.elapsed().as_secs())
             })
             .collect();
         // A line wider than the terminal wraps, and `\r` would then redraw only its tail.

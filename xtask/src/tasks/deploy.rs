@@ -37,6 +37,6 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
         .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
         .collect();
     let summary = workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services })?;
-    workspace.report_nothing_to_do(&summary, services.len());
+    workspace.report_nothing_to_do(&summary, &services);
     Ok(())
 }

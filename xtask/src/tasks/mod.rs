@@ -78,26 +78,63 @@ impl Workspace {
 
     /// The last line of a release or deploy in which every step found its
     /// work done already.
-    pub(crate) fn report_nothing_to_do(&self, summary: &Summary, services: usize) {
-        if summary.changed == 0 {
-            println!(
-                "nothing to do: {services} service{} already at {}",
-                plural(services),
-                self.revision.image_tag
-            );
+    pub(crate) fn report_nothing_to_do(&self, summary: &Summary, services: &[&Service]) {
+        if summary.changed != 0 {
+            return;
         }
+        // Each image is tagged with the commit that last changed it, so each is named with its own.
+        let at = |list: &[&&Service]| -> String {
+            let each: Vec<String> = list
+                .iter()
+                .map(|s| format!("{} at {}", s.name, self.revision.image(&s.name).image_tag))
+                .collect();
+            each.join(", ")
+        };
+        let (deployed, built): (Vec<&&Service>, Vec<&&Service>) =
+            services.iter().partition(|s| s.task_definition_template.is_some());
+        let mut parts = Vec::new();
+        if !deployed.is_empty() {
+            let n = deployed.len();
+            parts.push(format!(
+                "{n} service{} deployed as this commit wants {} ({})",
+                plural(n),
+                if n == 1 { "it" } else { "them" },
+                at(&deployed)
+            ));
+        }
+        if !built.is_empty() {
+            let n = built.len();
+            parts.push(format!("{n} built only ({})", at(&built)));
+        }
+        println!("nothing to do: {}", parts.join("; "));
     }
 
     /// Refuses to publish a dirty tree unless asked to.
     pub(crate) fn require_clean(&self, allow_dirty: bool) -> Result<()> {
-        if self.revision.dirty && !allow_dirty {
+        if !self.revision.dirty || allow_dirty {
+            return Ok(());
+        }
+        // Only the images whose inputs changed would get the `-dirty` tag.
+        let dirty: Vec<String> = self
+            .revision
+            .images
+            .iter()
+            .filter(|(_, image)| image.dirty)
+            .map(|(name, image)| format!("{name} ({})", image.image_tag))
+            .collect();
+        if dirty.is_empty() {
             bail!(
-                "the working tree has uncommitted changes, so its images would carry the tag {} that no commit \
-                 explains; commit or stash them, or pass --allow-dirty",
-                self.revision.image_tag
+                "the working tree has uncommitted changes (to no image's inputs: templates, settings or other \
+                 files), which would be released without a commit that explains them; commit or stash them, or \
+                 pass --allow-dirty"
             );
         }
-        Ok(())
+        bail!(
+            "the working tree has uncommitted changes that reach the image{} of {}, tagged with no commit that \
+             explains them; commit or stash them, or pass --allow-dirty",
+            plural(dirty.len()),
+            dirty.join(", ")
+        );
     }
 
     /// A protected environment changes only with `--yes` or in CI.

@@ -47,7 +47,7 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         .collect();
     let summary =
         workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services: deployed })?;
-    workspace.report_nothing_to_do(&summary, chosen.len());
+    workspace.report_nothing_to_do(&summary, &chosen);
     Ok(())
 }
 

@@ -175,7 +175,9 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     // The same commit again: nothing registered, nothing deployed, and it says so.
     let again = p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), moto).success();
     assert!(
-        again.stdout.contains(&format!("nothing to do: 2 services already at {short}")),
+        again.stdout.contains(&format!(
+            "nothing to do: 2 services deployed as this commit wants them (app at {short}, worker at {short})"
+        )),
         "{}",
         again.stdout
     );
@@ -559,7 +561,11 @@ fn a_service_in_a_cluster_of_its_own_is_checked_locked_deployed_and_shown_there(
     );
     assert!(doctor.stdout.contains("ecs services      2 found: app, worker"), "{}", doctor.stdout);
     let second = p.xtask(&fast, s.moto_port).success();
-    assert!(second.stdout.contains("nothing to do: 2 services already at"), "{}", second.stdout);
+    assert!(
+        second.stdout.contains("nothing to do: 2 services deployed as this commit wants them"),
+        "{}",
+        second.stdout
+    );
     // Rollback looks in the worker's cluster too: it finds the service and its one release.
     let rollback = p.xtask(&["rollback", "--env", "dev", "--service", "worker"], s.moto_port).failure();
     assert_eq!(

@@ -105,7 +105,9 @@ fn every_corpus_definition_registers_once_then_compares_equal_and_a_change_is_se
         assert!(register.contains(&format!("skipped: {}-{name}:2 is identical", p.prefix)), "{register}");
     }
     assert!(
-        second.stdout.contains(&format!("nothing to do: {} services already at", names.len())),
+        second
+            .stdout
+            .contains(&format!("nothing to do: {} services deployed as this commit wants them", names.len())),
         "{}",
         second.stdout
     );

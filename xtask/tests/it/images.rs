@@ -353,8 +353,8 @@ fn push_refuses_a_dirty_tree_unless_allowed() {
     assert_eq!(
         run.stderr,
         format!(
-            "error: the working tree has uncommitted changes, so its images would carry the tag {}-dirty that no \
-             commit explains; commit or stash them, or pass --allow-dirty\n",
+            "error: the working tree has uncommitted changes that reach the image of app ({}-dirty), tagged with no \
+             commit that explains them; commit or stash them, or pass --allow-dirty\n",
             project.repo.short_sha()
         )
     );

@@ -113,6 +113,12 @@ fn dry_run_reports_template_problems_before_any_plan() {
 #[test]
 fn a_protected_environment_needs_consent_and_a_dirty_tree_needs_saying_so() {
     let repo = Repo::project();
+    // A deployed service, so that rollback gets as far as asking for consent.
+    repo.write(
+        "templates/api.task.json.j2",
+        "{\"family\": \"demo-api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
+         \"memory\": 128}]}\n",
+    );
     repo.write(
         "env/prod.toml",
         &crate::harness::DEV_TOML.replace("cluster = \"local\"", "cluster = \"prod\"\nprotected = true"),
@@ -132,10 +138,24 @@ fn a_protected_environment_needs_consent_and_a_dirty_tree_needs_saying_so() {
 
     repo.write("services/api/notes.txt", "uncommitted\n");
     let run = repo.xtask(&["release", "--env", "dev"]).failure();
-    assert!(
-        run.stderr.contains("the working tree has uncommitted changes, so its images would carry the tag"),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: the working tree has uncommitted changes that reach the image of api ({}-dirty), tagged with \
+             no commit that explains them; commit or stash them, or pass --allow-dirty\n",
+            repo.short_sha()
+        )
+    );
+    // A change that reaches no image (a template) is refused too, and says so.
+    repo.git(&["checkout", "--", "."]);
+    std::fs::remove_file(repo.path().join("services/api/notes.txt")).unwrap();
+    repo.write("templates/web.env.j2", "API_IMAGE={{ images.api }}\nMODE=x\n");
+    let run = repo.xtask(&["release", "--env", "dev"]).failure();
+    assert_eq!(
+        run.stderr,
+        "error: the working tree has uncommitted changes (to no image's inputs: templates, settings or other \
+         files), which would be released without a commit that explains them; commit or stash them, or pass \
+         --allow-dirty\n"
     );
 }
 
@@ -189,4 +209,27 @@ fn a_release_renders_an_env_template_only_when_a_task_definition_reads_it() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn a_long_step_says_it_is_still_running_when_there_is_no_terminal() {
+    let repo = Repo::project();
+    repo.write("services/api/service.toml", "prebuild = [\"sh\", \"-c\", \"sleep 2.6\"]\n");
+    repo.commit();
+    let run = repo.xtask_with(&["build", "--service", "api"], &[("XTASK_HEARTBEAT", "1s")]).success();
+    // The build itself may take long enough to say so too; the prebuild's lines are checked.
+    let beats: Vec<&str> =
+        run.stdout.lines().filter(|l| l.starts_with("prebuild api       still ")).collect();
+    // When each beat lands depends on the machine's load; their shape does not.
+    assert!(!beats.is_empty(), "no heartbeat:\n{}", run.stdout);
+    for beat in &beats {
+        let seconds = beat
+            .strip_prefix("prebuild api       still running its prebuild (")
+            .and_then(|r| r.strip_suffix("s)"));
+        assert!(seconds.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)), "{beat}");
+    }
+    assert!(beats.len() <= 3, "one heartbeat a second, not more: {beats:?}");
+    let finished = run.stdout.lines().position(|l| l.starts_with("prebuild api       ran ")).unwrap();
+    let first_beat = run.stdout.lines().position(|l| l.starts_with("prebuild api       still ")).unwrap();
+    assert!(first_beat < finished, "{}", run.stdout);
 }
