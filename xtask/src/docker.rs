@@ -230,6 +230,9 @@ pub(crate) fn classify(message: &str) -> RegistryFailure {
         "broken pipe",
         "unexpected eof",
         "eof",
+        // A stream cut in the middle of a layer or a manifest.
+        "bytes remaining on stream",
+        "connection closed",
         "connection refused",
         "timeout",
         "timed out",

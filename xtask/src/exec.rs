@@ -23,10 +23,29 @@ use crate::render::{image_reference, registry_host, Rendered};
 use crate::taskdef::{self, short_name};
 use crate::tasks::{plural, Workspace};
 
-/// How many times a push is tried when the registry fails in passing.
-const PUSH_ATTEMPTS: u32 = 4;
-/// The pause before the second try; it doubles each time.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// The pause before the second try of a push; it doubles each time, up to
+/// [`LONGEST_BACKOFF`], and each pause is drawn at random from its upper
+/// half so that parallel pushes do not retry in lockstep.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(16);
+
+/// How long a push keeps retrying a registry that fails in passing:
+/// `XTASK_PUSH_BUDGET` (a duration), else a minute, enough to ride out a
+/// registry restart or a load balancer's blip.
+fn push_budget() -> Duration {
+    std::env::var("XTASK_PUSH_BUDGET")
+        .ok()
+        .and_then(|text| deploy::parse_duration(&text).ok())
+        .unwrap_or(Duration::from_secs(60))
+}
+
+/// A pause between half of `backoff` and all of it.
+fn jittered(backoff: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the operating system's randomness.
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    backoff.mul_f64(0.5 + (random % 1000) as f64 / 2000.0)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Options {
@@ -162,6 +181,16 @@ impl<'w> Executor<'w> {
         };
         let located = match (&engine, &ecr, session_usable) {
             (Ok(engine), Some(Ok(ecr)), true) => {
+                // A registry that is down or refuses the token is found now,
+                // not after every image is built.
+                let probe = rendered.first().map(|(s, _)| image_reference(&registry, s, &workspace.revision));
+                if let Some(reference) = probe {
+                    if let Err(problem) =
+                        probe_registry(engine, ecr, &registry, &reference, environment).await
+                    {
+                        problems.push(problem);
+                    }
+                }
                 locate_foreign_images(engine, ecr, &registry, workspace, &rendered, &mut problems).await?
             }
             _ => BTreeMap::new(),
@@ -462,6 +491,7 @@ impl<'w> Executor<'w> {
         let started = Instant::now();
         let mut renewed = false;
         let mut backoff = FIRST_BACKOFF;
+        let budget = push_budget();
         let mut attempt = 1;
         loop {
             // From the cache each try: it renews a token close to expiry, and
@@ -476,6 +506,14 @@ impl<'w> Executor<'w> {
             let result = match existing {
                 Ok(Some(digest)) => {
                     self.digests.lock().await.insert(service.name.clone(), digest.clone());
+                    if attempt > 1 {
+                        // An earlier try had landed before its answer was lost.
+                        return Ok(Outcome::Done(format!(
+                            "pushed {repository}@{digest} ({:.1}s, {attempt} tries; the registry had taken an \
+                             earlier one)",
+                            started.elapsed().as_secs_f64()
+                        )));
+                    }
                     return Ok(Outcome::Skipped(format!("{reference} is in the registry ({digest})")));
                 }
                 Ok(None) => {
@@ -511,33 +549,56 @@ impl<'w> Executor<'w> {
                     ecr.renew(&credentials).await?;
                     renewed = true;
                 }
-                Err(PushError { kind: RegistryFailure::Transient, message }) if attempt < PUSH_ATTEMPTS => {
+                Err(PushError { kind: RegistryFailure::Transient, message })
+                    if started.elapsed() + backoff.mul_f64(0.5) < budget =>
+                {
+                    let wait = jittered(backoff).min(budget.saturating_sub(started.elapsed()));
                     println!(
-                        "{:<18} {}; try {} of {PUSH_ATTEMPTS} in {:.1}s",
+                        "{:<18} {}; try {} in {:.1}s (retrying for up to {})",
                         format!("push {}", service.name),
                         message.trim(),
                         attempt + 1,
-                        backoff.as_secs_f64()
+                        wait.as_secs_f64(),
+                        deploy::human(budget)
                     );
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(LONGEST_BACKOFF);
                     attempt += 1;
                 }
                 Err(PushError { message, kind }) => {
+                    // A push can fail after the registry took the tag (a
+                    // stream cut after the manifest landed): look before
+                    // blaming the registry. A dirty tag may name other
+                    // content, so only a clean one is trusted.
+                    if !image_revision.dirty && kind != RegistryFailure::TokenExpired {
+                        if let Ok(Some(digest)) = self.engine.registry_has(&reference, &credentials).await {
+                            self.digests.lock().await.insert(service.name.clone(), digest.clone());
+                            return Ok(Outcome::Done(format!(
+                                "pushed {repository}@{digest} ({:.1}s; the registry has it although the push \
+                                 reported: {})",
+                                started.elapsed().as_secs_f64(),
+                                message.trim()
+                            )));
+                        }
+                    }
                     let hint = match kind {
                         RegistryFailure::TokenExpired => {
-                            "the registry refused a freshly renewed token; check that the AWS \
-                                                          role may push to this repository"
+                            "the registry refused a freshly renewed token; check that the AWS role may push to \
+                             this repository"
                         }
                         RegistryFailure::Transient => {
                             "the registry kept failing; check that it is reachable, then rerun"
                         }
                         RegistryFailure::Permanent => {
-                            "check the registry address in the environment file and the role's \
-                                                       ECR permissions"
+                            "check the registry address in the environment file and the role's ECR permissions"
                         }
                     };
-                    bail!("push {reference}: {}; {hint}", message.trim());
+                    let tried = if attempt > 1 {
+                        format!(" ({attempt} tries in {:.0}s)", started.elapsed().as_secs_f64())
+                    } else {
+                        String::new()
+                    };
+                    bail!("push {reference}: {}{tried}; {hint}", message.trim());
                 }
             }
         }
@@ -868,6 +929,44 @@ impl Progress {
         let line: String = parts.join(" | ").chars().take(width.saturating_sub(1)).collect();
         eprint!("\r\x1b[K{line}");
     }
+}
+
+/// Whether the registry answers and takes the token, by looking up one
+/// image (whether it is there does not matter). A failure in passing is
+/// tried again twice; each look is bounded by the AWS call timeout.
+async fn probe_registry(
+    engine: &Engine,
+    ecr: &Ecr,
+    registry: &str,
+    reference: &str,
+    environment: &crate::project::Environment,
+) -> Result<(), String> {
+    let mut last = String::new();
+    for attempt in 1..=3 {
+        let credentials = ecr.credentials().await.map_err(|e| format!("{e:#}"))?;
+        let limit = crate::aws::call_timeout();
+        match tokio::time::timeout(limit, engine.registry_has(reference, &credentials)).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(PushError { kind: RegistryFailure::Transient, message })) => last = message,
+            Ok(Err(PushError { message, .. })) => {
+                return Err(format!(
+                    "the registry {registry} refused to answer with this run's credentials: {}; check the \
+                     role's ECR permissions (or the registry's accounts)",
+                    message.trim()
+                ))
+            }
+            Err(_) => last = format!("no answer within {}", deploy::human(limit)),
+        }
+        if attempt < 3 {
+            tokio::time::sleep(jittered(Duration::from_millis(500) * attempt)).await;
+        }
+    }
+    Err(format!(
+        "the registry {registry} cannot be reached: {}; check that it runs and that this machine reaches it (the \
+         address is `registry` in env/{}.toml, or the account's ECR)",
+        last.trim(),
+        environment.name
+    ))
 }
 
 /// Images of the environment's registry that task definitions run but this

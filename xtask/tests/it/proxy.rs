@@ -16,6 +16,9 @@ pub enum Fault {
     /// Hold the connection open without answering for this long, like a
     /// stopped process or a black-holed route, then close it.
     Hang(std::time::Duration),
+    /// Pass the request on, then cut the connection instead of relaying the
+    /// answer: the server did the work, the client never hears of it.
+    CutAfterForward,
 }
 
 impl Fault {
@@ -117,7 +120,8 @@ impl Proxy {
                 Some(Arc::clone(&rule.fault))
             })
         };
-        if let Some(fault) = fault {
+        let swallow_answer = matches!(fault.as_deref(), Some(Fault::CutAfterForward));
+        if let Some(fault) = fault.filter(|_| !swallow_answer) {
             self.injected.fetch_add(1, Ordering::SeqCst);
             if let Fault::Hang(duration) = &*fault {
                 thread::sleep(*duration);
@@ -150,7 +154,12 @@ impl Proxy {
             let _ = std::io::copy(&mut client_reader, &mut upstream_writer);
             let _ = upstream_writer.shutdown(Shutdown::Write);
         });
-        let _ = std::io::copy(&mut upstream, &mut client);
+        if swallow_answer {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            let _ = std::io::copy(&mut upstream, &mut std::io::sink());
+        } else {
+            let _ = std::io::copy(&mut upstream, &mut client);
+        }
         let _ = client.shutdown(Shutdown::Both);
         let _ = uploads.join();
     }
