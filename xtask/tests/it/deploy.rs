@@ -961,6 +961,18 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     run(&["render", "--env", "dev"]);
     run(&["release", "--env", "dev"]);
     run(&["deploy", "--env", "dev", "--service", "nope"]);
+    // An AWS endpoint where nothing listens, and one that never answers.
+    let dead =
+        [&vars[..], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("XTASK_AWS_TIMEOUT", "1s")]].concat();
+    runs.push(("status (dead endpoint)".to_string(), p.xtask_with(&["status", "--env", "dev"], moto, &dead)));
+    let hang = Proxy::start(moto);
+    hang.inject("AmazonEC2ContainerServiceV20141113", 100, Fault::Hang(std::time::Duration::from_secs(10)));
+    let slow = [&vars[..], &[("XTASK_AWS_TIMEOUT", "1s")]].concat();
+    runs.push((
+        "diff (hanging endpoint)".to_string(),
+        p.xtask_with(&["diff", "--env", "dev"], hang.port, &slow),
+    ));
+    let mut run = |args: &[&str]| runs.push((args.join(" "), p.xtask_with(args, moto, &vars)));
     // Passwords with `#`, `?` and `/` (not percent-encoded), shown nowhere,
     // CI annotations included; an encoded one parses and is dropped.
     for url in [
@@ -982,6 +994,9 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
         for value in watched {
             assert!(!r.stdout.contains(value) && !r.stderr.contains(value), "`{command}` printed {value:?}");
         }
+        // Errors are sentences, never a Rust Debug dump of an SDK's error.
+        let dump = r.stderr.lines().chain(r.stdout.lines()).find(|line| looks_like_debug(line));
+        assert!(dump.is_none(), "`{command}` printed a Debug dump: {}", dump.unwrap_or_default());
     }
     let mut written = files_outside_env_files(p.repo.path());
     written.push((summary.clone(), std::fs::read_to_string(&summary).unwrap()));
@@ -992,6 +1007,30 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
         }
     }
     assert!(written.len() > 10, "too few files were scanned: {}", written.len());
+}
+
+/// Whether a line shows Rust's Debug formatting: `Error(`, `Some(`, or a
+/// struct such as `DispatchFailure { source: ConnectorError {`.
+fn looks_like_debug(line: &str) -> bool {
+    if ["Error(", "Some(", "Ok(", "Err("].iter().any(|p| line.contains(p)) {
+        return true;
+    }
+    line.match_indices(" { ").any(|(at, _)| {
+        let before = line[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        let field = line[at + 3..].split(' ').next().unwrap_or_default();
+        before
+            && field.len() > 1
+            && field.ends_with(':')
+            && field[..field.len() - 1].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+#[test]
+fn debug_dumps_are_recognised() {
+    assert!(looks_like_debug("DispatchFailure(DispatchFailure { source: ConnectorError { kind: Io"));
+    assert!(looks_like_debug("error: ConnectorError { kind: Timeout, source: hyper::Error(Connect) }"));
+    assert!(!looks_like_debug("use `{{ image }}` (or `{{ images.<service> }}`), tagged with the commit"));
+    assert!(!looks_like_debug("{ \"name\": \"API_KEY\", \"valueFrom\": \"arn:aws:ssm:...\" }"));
 }
 
 /// A release started in the background, its output collected as it comes.
