@@ -295,7 +295,8 @@ pub(crate) struct CiCheck {
 ///
 /// Every environment file loads; every template renders for every
 /// environment; task definitions have only the keys and types
-/// RegisterTaskDefinition takes, no secret in `environment`, secrets
+/// RegisterTaskDefinition takes, no secret in `environment` (by name, by
+/// value or by the shape of a credential), secrets
 /// referenced by SSM parameter name or ARN or Secrets Manager ARN, and images
 /// by commit, version tag or digest; generated env files are up to date, 0600
 /// and ignored by git;

@@ -20,6 +20,7 @@ mod project;
 mod render;
 #[cfg(test)]
 mod robustness;
+mod secrets;
 mod taskdef;
 mod tasks;
 

@@ -77,6 +77,7 @@ const SHORTEST_SEARCHED_SECRET: usize = 6;
 
 pub(crate) struct Renderer<'p> {
     project: &'p Project,
+    secrets: Secrets,
     jinja: Jinja<'static>,
     shared: Arc<Mutex<Shared>>,
     context: BaseContext,
@@ -224,7 +225,7 @@ impl<'p> Renderer<'p> {
         // every value; templates say `| tojson` where they mean it, and the
         // rendered JSON is validated instead.
         jinja.set_auto_escape_callback(|_| AutoEscape::None);
-        Renderer { project, jinja, shared, context }
+        Renderer { project, secrets, jinja, shared, context }
     }
 
     /// Renders one service's env file and task definition.
@@ -356,7 +357,14 @@ impl<'p> Renderer<'p> {
         }
 
         if problems.is_empty() {
-            let env_file = if scope == Scope::Release { ecs_env_file } else { env_file };
+            let mut env_file = if scope == Scope::Release { ecs_env_file } else { env_file };
+            let mut task_definition = task_definition;
+            // What is shown never repeats a credential, whatever it is called.
+            if self.secrets == Secrets::Redact {
+                for text in [&mut env_file, &mut task_definition].into_iter().flatten() {
+                    *text = crate::secrets::redact(text);
+                }
+            }
             Ok(Rendered { build_args, env_file, task_definition })
         } else {
             Err(problems)
@@ -537,15 +545,21 @@ fn check_task_definition(
         let field = format!("containerDefinitions[{name}]");
         let variables =
             container.get("environment").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
-        for variable in variables {
-            let Some(variable) = variable.get("name").and_then(|n| n.as_str()) else { continue };
-            if looks_secret(variable) {
-                problems.push(format!(
-                    "{at}: {field}.environment[{variable}]: a secret-looking name in `environment`, where anyone \
-                     who can describe the task definition reads it; move it under `secrets`, with `valueFrom` an \
-                     SSM parameter (name or ARN) or a Secrets Manager ARN"
-                ));
-            }
+        for entry in variables {
+            let Some(variable) = entry.get("name").and_then(|n| n.as_str()) else { continue };
+            let value = entry.get("value").and_then(|v| v.as_str()).unwrap_or_default();
+            let what = if looks_secret(variable) {
+                "a secret-looking name".to_string()
+            } else if let Some(shape) = crate::secrets::shape(value) {
+                format!("the value looks like {shape}")
+            } else {
+                continue;
+            };
+            problems.push(format!(
+                "{at}: {field}.environment[{variable}]: {what} in `environment`, where anyone who can describe \
+                 the task definition reads it; move it under `secrets`, with `valueFrom` an SSM parameter (name or \
+                 ARN) or a Secrets Manager ARN"
+            ));
         }
         let secrets = container.get("secrets").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
         for secret in secrets {

@@ -330,7 +330,9 @@ pub(crate) fn changes(registered: &Value, rendered: &Value) -> Vec<Change> {
         .filter(|path| old.get(*path) != new.get(*path))
         .map(|path| {
             let shown = |value: Option<&String>| {
-                value.map(|v| if is_secret_path(path) { REDACTED.to_string() } else { v.clone() })
+                value.map(
+                    |v| if is_secret_path(path) { REDACTED.to_string() } else { crate::secrets::redact(v) },
+                )
             };
             Change { path: path.clone(), registered: shown(old.get(path)), rendered: shown(new.get(path)) }
         })

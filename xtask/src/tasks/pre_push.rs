@@ -106,9 +106,9 @@ pub(crate) fn checks(project: &Project) -> Vec<Finding> {
         Finding::ok(
             "task definitions",
             format!(
-                "{task_definitions} valid: RegisterTaskDefinition's keys and types; no secret in `environment`, \
-                 `secrets` referenced by SSM name or ARN or Secrets Manager ARN; images by commit, version tag or \
-                 digest"
+                "{task_definitions} valid: RegisterTaskDefinition's keys and types; no secret in `environment` (by \
+                 name, by value or by shape), `secrets` referenced by SSM name or ARN or Secrets Manager ARN; images \
+                 by commit, version tag or digest"
             ),
         )
     } else {

@@ -58,8 +58,9 @@ fn pre_push_passes_on_a_sound_project_without_release_secrets() {
         [
             "ok    environments      2 valid: dev, prod",
             "ok    templates         2 environments x 2 services render",
-            "ok    task definitions  2 valid: RegisterTaskDefinition's keys and types; no secret in `environment`, \
-             `secrets` referenced by SSM name or ARN or Secrets Manager ARN; images by commit, version tag or digest",
+            "ok    task definitions  2 valid: RegisterTaskDefinition's keys and types; no secret in `environment` \
+             (by name, by value or by shape), `secrets` referenced by SSM name or ARN or Secrets Manager ARN; images \
+             by commit, version tag or digest",
             "ok    env files         none generated yet: nothing to compare",
             "ok    committed secrets no generated env file is tracked",
             "skip  fmt               no Cargo.toml at the project root",

@@ -158,3 +158,63 @@ fn a_secret_value_under_an_innocent_name_is_refused_too() {
     assert_eq!(run.stderr, expected);
     assert!(!run.stderr.contains("tok-9f8e7d6c"));
 }
+
+#[test]
+fn credentials_under_harmless_names_are_refused_in_ecs_and_redacted_everywhere() {
+    let repo = Repo::project();
+    // Each shape of credential, under a name that does not look secret.
+    let values = [
+        ("PAYMENTS", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ("UPLOADER", "AKIAIOSFODNN7EXAMPLE"),
+        ("BOT", "ghp_1234567890abcdefghijklmnopqrstuvwxyz"),
+        ("CHAT", "xoxb-1234567890-abcdefghij"),
+        ("CERT", "-----BEGIN RSA PRIVATE KEY-----MIIEow-----END RSA PRIVATE KEY-----"),
+        ("DATABASE_URL", "postgres://admin:S3cret-db-pw@db.internal:5432/app"),
+    ];
+    let env: String = values.iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    repo.write("templates/api.env.j2", &env);
+    repo.write(
+        "templates/api.task.json.j2",
+        "{\"family\": \"api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
+         \"environment\": {{ service_env | tojson }}}]}\n",
+    );
+    repo.commit();
+    let run = repo.xtask(&["render", "--env", "dev"]).failure();
+    let refusal = |name: &str, shape: &str| {
+        format!(
+            "  templates/api.task.json.j2: containerDefinitions[api].environment[{name}]: the value looks like \
+             {shape} in `environment`, where anyone who can describe the task definition reads it; move it under \
+             `secrets`, with `valueFrom` an SSM parameter (name or ARN) or a Secrets Manager ARN\n"
+        )
+    };
+    assert_eq!(
+        run.stderr,
+        [
+            "error: 6 template problems found, nothing was written:\n".to_string(),
+            refusal("PAYMENTS", "a Stripe live secret key"),
+            refusal("UPLOADER", "an AWS access key id"),
+            refusal("BOT", "a GitHub token"),
+            refusal("CHAT", "a Slack token"),
+            refusal("CERT", "a PEM private key"),
+            refusal("DATABASE_URL", "a URL with a password"),
+        ]
+        .concat()
+    );
+    // Shown for compose only, every value is redacted; the file written keeps them.
+    repo.write("templates/api.task.json.j2", "{\"family\": \"api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\"}]}\n");
+    repo.commit();
+    let run = repo.xtask(&["render", "--env", "dev", "--service", "api"]).success();
+    assert!(
+        run.stdout.contains(
+            "PAYMENTS=<redacted>\nUPLOADER=<redacted>\nBOT=<redacted>\nCHAT=<redacted>\nCERT=<redacted>\n\
+             DATABASE_URL=postgres://admin:<redacted>@db.internal:5432/app\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    for (_, value) in values {
+        assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} was shown");
+    }
+    repo.xtask(&["dev-env"]).success();
+    assert!(repo.read("services/api/dev.env").contains("PAYMENTS=sk_live_4eC39HqLyjWDarjtT1zdp7dc\n"));
+}
