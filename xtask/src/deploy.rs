@@ -179,6 +179,7 @@ pub(crate) async fn fail_and_roll_back(
     ecs: &Ecs,
     service: &str,
     failed: &str,
+    commit: &str,
     before: Option<&str>,
     why: String,
     seen_events: &mut HashSet<String>,
@@ -193,6 +194,9 @@ pub(crate) async fn fail_and_roll_back(
     }
     let cannot = || format!("{message}; and it could not be rolled back");
     let state = ecs.service(service).await.with_context(cannot)?;
+    crate::history::record(ecs, &state.arn, failed, commit, crate::history::Outcome::Failed)
+        .await
+        .with_context(cannot)?;
     let tags = ecs.tags(&state.arn).await.with_context(cannot)?;
     let Some(target) = rollback_target(&tags, failed, before) else {
         bail!(Failed {
@@ -206,7 +210,21 @@ pub(crate) async fn fail_and_roll_back(
     let id = after.primary().map(|p| p.id.clone()).unwrap_or_default();
     let verdict =
         match wait(ecs, service, &id, seen_events, options, &mut event, |_| {}).await.with_context(cannot)? {
-            Outcome::Stable(_) => format!("rolled back to {}, which is running", short_name(&target)),
+            Outcome::Stable(_) => {
+                let definition = ecs.task_definition(&target).await.with_context(cannot)?;
+                let target_commit =
+                    definition.as_ref().and_then(crate::taskdef::commit_of).unwrap_or_default();
+                crate::history::record(
+                    ecs,
+                    &state.arn,
+                    &target,
+                    target_commit,
+                    crate::history::Outcome::Rollback,
+                )
+                .await
+                .with_context(cannot)?;
+                format!("rolled back to {}, which is running", short_name(&target))
+            }
             Outcome::Failed(why) | Outcome::ReplacedByEcs(why) | Outcome::TimedOut(why) => {
                 format!("rolled back to {}, which is not healthy either: {why}", short_name(&target))
             }

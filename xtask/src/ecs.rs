@@ -269,6 +269,19 @@ impl Ecs {
         Ok(())
     }
 
+    pub(crate) async fn untag(&self, service_arn: &str, keys: &[String]) -> Result<()> {
+        self.client
+            .untag_resource()
+            .resource_arn(service_arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(e, &format!("drop old release records from {service_arn}"), &self.endpoint)
+            })?;
+        Ok(())
+    }
+
     /// Why the service's recently stopped tasks stopped, one line per task.
     pub(crate) async fn stopped_reasons(&self, service: &str) -> Result<Vec<String>> {
         let listed = self

@@ -17,6 +17,7 @@ use crate::deploy::{self, WaitOptions};
 use crate::docker::{BuildRequest, Engine, PushError, RegistryFailure};
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
+use crate::history;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{image_reference, registry_host, Rendered};
@@ -316,11 +317,18 @@ impl<'w> Executor<'w> {
         if !blocked.is_empty() {
             message += &format!("; not started because of it: {}", blocked.join(", "));
         }
-        let message =
-            format!("{message}; the other steps finished, and a rerun continues from where this one stopped");
         match self.exit_code.load(Ordering::SeqCst) {
-            0 => bail!(message),
-            code => Err(deploy::Failed { code, message }.into()),
+            0 => bail!("{message}; the other steps finished, and a rerun continues from where this one stopped"),
+            // A rerun would deploy the same bad revision again.
+            code => Err(deploy::Failed {
+                code,
+                message: format!(
+                    "{message}; the other steps finished. The failed release is recorded in the service's history; \
+                     fix the cause, commit and release again, or stay where the rollback left it (`cargo xtask \
+                     history` shows the releases)"
+                ),
+            }
+            .into()),
         }
     }
 
@@ -759,6 +767,10 @@ impl<'w> Executor<'w> {
             deploy::Outcome::Stable(state) => {
                 let commit = &self.workspace.revision.image(&service.name).commit;
                 deploy::record_good(ecs, &state, &target, commit).await?;
+                // Only a deployment this run made is a new release in the history.
+                if fresh {
+                    history::record(ecs, &state.arn, &target, commit, history::Outcome::Good).await?;
+                }
                 let what = format!(
                     "{name} runs {} with {}/{} tasks",
                     short_name(&target),
@@ -772,6 +784,9 @@ impl<'w> Executor<'w> {
                 });
             }
             deploy::Outcome::ReplacedByEcs(why) => {
+                let commit = &self.workspace.revision.image(&service.name).commit;
+                let arn = ecs.service(name).await?.arn;
+                history::record(ecs, &arn, &target, commit, history::Outcome::Failed).await?;
                 bail!(deploy::Failed {
                     code: deploy::EXIT_ECS_ROLLED_BACK,
                     message: format!("{name}: the deployment of {} failed: {why}", short_name(&target)),
@@ -779,10 +794,12 @@ impl<'w> Executor<'w> {
             }
             deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
         };
+        let commit = &self.workspace.revision.image(&service.name).commit;
         let Err(failed) = deploy::fail_and_roll_back(
             ecs,
             name,
             &target,
+            commit,
             before.as_deref(),
             why,
             &mut seen_events,

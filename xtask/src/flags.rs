@@ -25,6 +25,7 @@ pub(crate) enum Command {
     Diff(Diff),
     Status(Status),
     Rollback(Rollback),
+    History(History),
     Ci(Ci),
     PrePush(PrePush),
     Hooks(Hooks),
@@ -227,11 +228,29 @@ pub(crate) struct Status {
     pub(crate) services: ServiceFilter,
 }
 
+/// Show a service's release history: each release, newest first.
+///
+/// Every deploy, failed deploy and rollback is recorded in the ECS service's
+/// tags (the last 20), so the whole team reads the same history: the
+/// revision, the commit its image was built from, when, and how it went.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask history --env prod --service api")]
+pub(crate) struct History {
+    /// Environment, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    /// The service whose releases to show.
+    #[arg(long, value_name = "SERVICE")]
+    pub(crate) service: String,
+}
+
 /// Put a service back on its last good release, and wait for it.
 ///
-/// Without `--to`, goes back to the release recorded as healthy before the
-/// one running now (each successful deploy records itself on the service as
-/// tags), not simply to revision minus one. `--to` takes a revision number of
+/// Without `--to`, goes back to the newest good release older than the one
+/// running now, from the release history every deploy records in the ECS
+/// service's tags (`cargo xtask history` shows it): a second rollback goes
+/// further back, never forward. The target's images must be in their
+/// registry (`--force` skips the check). `--to` takes a revision number of
 /// the family, or a commit (a prefix of 7 characters or more is enough).
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  cargo xtask rollback --env prod --service api --yes\n  \
@@ -247,6 +266,9 @@ pub(crate) struct Rollback {
     /// A revision number of the task definition family (up to 6 digits), or a commit (7 characters or more).
     #[arg(long, value_name = "REVISION|COMMIT")]
     pub(crate) to: Option<String>,
+    /// Roll back even when the target's images cannot be found in their registry.
+    #[arg(long)]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) confirm: Confirm,
     #[command(flatten)]

@@ -13,6 +13,7 @@ mod files;
 mod findings;
 mod flags;
 mod git;
+mod history;
 mod lock;
 mod net;
 mod plan;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         flags::Command::Diff(flags) => tasks::diff::run(flags),
         flags::Command::Status(flags) => tasks::status::run(flags),
         flags::Command::Rollback(flags) => tasks::rollback::run(flags),
+        flags::Command::History(flags) => tasks::history::run(flags),
         flags::Command::Ci(flags) => tasks::ci::run(flags),
         flags::Command::PrePush(flags) => tasks::pre_push::run(flags),
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),

@@ -5,8 +5,14 @@ use std::collections::HashSet;
 use anyhow::{bail, Context, Result};
 
 use crate::deploy::{self, Failed, EXIT_ROLLED_BACK};
+use bollard::auth::DockerCredentials;
+
+use crate::docker::Engine;
+use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::flags::Rollback;
+use crate::history;
+use crate::render::registry_host;
 use crate::taskdef::{self, short_name};
 use crate::tasks::{runtime, Workspace};
 
@@ -36,12 +42,32 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         let target = match &flags.to {
             None => {
                 let tags = ecs.tags(&state.arn).await?;
-                deploy::rollback_target(&tags, &current, None).with_context(|| {
-                    format!(
-                        "no earlier healthy release of {name} is recorded (a successful release records one); \
-                         pass --to with a revision number of {family} or a commit"
-                    )
-                })?
+                // The release history goes back, never forward; the last-good
+                // records serve a service deployed before the history began.
+                match history::rollback_target(&history::read(&tags), &current) {
+                    Ok(Some(entry)) => format!("{family}:{}", entry.revision.rsplit(':').next().unwrap_or_default()),
+                    Ok(None) => {
+                        let target = deploy::rollback_target(&tags, &current, None).with_context(|| {
+                            format!(
+                                "no earlier healthy release of {name} is recorded (a successful release records \
+                                 one); pass --to with a revision number of {family} or a commit"
+                            )
+                        })?;
+                        // The last-good records know no order of releases; a
+                        // revision registered after the running one is forward.
+                        let number = |arn: &str| arn.rsplit(':').next().and_then(|n| n.parse::<u64>().ok());
+                        if number(&target) > number(&current) {
+                            bail!(
+                                "{name}: the release recorded as good before {} is {}, a later revision: a \
+                                 rollback never goes forward; pass --to with the revision or commit to go to",
+                                short_name(&current),
+                                short_name(&target)
+                            );
+                        }
+                        target
+                    }
+                    Err(nothing_older) => bail!("{name}: {nothing_older}"),
+                }
             }
             // Git abbreviates commits to at least 7 characters, so shorter numbers are revisions.
             Some(revision) if revision.len() < 7 && revision.chars().all(|c| c.is_ascii_digit()) => {
@@ -74,6 +100,9 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         }
         let definition = ecs.task_definition(&target).await?.context("the target revision vanished")?;
         let commit = taskdef::commit_of(&definition).unwrap_or("").to_string();
+        if !flags.force {
+            images_are_there(&workspace, &definition, &target).await?;
+        }
         println!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
         let mut seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
         let after = ecs.update(name, &target, force).await?;
@@ -91,6 +120,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         match outcome {
             deploy::Outcome::Stable(state) => {
                 deploy::record_good(&ecs, &state, &target, &commit).await?;
+                history::record(&ecs, &state.arn, &target, &commit, history::Outcome::Rollback).await?;
                 println!(
                     "{name} runs {} with {}/{} tasks{}",
                     short_name(&target),
@@ -108,6 +138,31 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
             }
         }
     })
+}
+
+/// Refuses a revision whose images cannot be found where its tasks would
+/// pull them from: its tasks would never start.
+async fn images_are_there(workspace: &Workspace, definition: &serde_json::Value, target: &str) -> Result<()> {
+    let registry = registry_host(&workspace.environment);
+    let engine = Engine::connect().await?;
+    let ours = Ecr::connect(&workspace.environment.region, &registry).await.credentials().await?;
+    for image in taskdef::images_of(definition) {
+        // The environment's registry takes the ECR token; others are asked anonymously.
+        let credentials = if image.starts_with(&format!("{registry}/")) {
+            ours.clone()
+        } else {
+            DockerCredentials::default()
+        };
+        let found = matches!(engine.registry_has(image, &credentials).await, Ok(Some(_)));
+        if !found {
+            bail!(
+                "{} runs {image}, which cannot be found in its registry, so its tasks could not start; pass \
+                 --force to roll back to it anyway",
+                short_name(target)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The newest revision of `family` whose image was built from a commit

@@ -211,6 +211,28 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
         p.xtask(&[&["rollback", "--env", "dev", "--service", "app"][..], &fast].concat(), moto).success();
     assert!(back.stdout.contains(&format!("rolling app back: {app}:3 -> {app}:2")), "{}", back.stdout);
     assert_eq!(p.running_revision(moto, "app"), 2);
+    // A second rollback goes further back, never forward: here there is nothing older.
+    let again =
+        p.xtask(&[&["rollback", "--env", "dev", "--service", "app"][..], &fast].concat(), moto).failure();
+    assert_eq!(
+        again.stderr,
+        format!(
+            "error: app: no good release older than {app}:2 (#1) is recorded, so there is nothing to roll back to; \
+             `cargo xtask history` lists the releases, and --to picks any revision or commit\n"
+        )
+    );
+    assert_eq!(p.running_revision(moto, "app"), 2);
+    // The bootstrap revision runs an image no registry here has: refused unless forced.
+    let imageless =
+        p.xtask(&[&["rollback", "--env", "dev", "--service", "app", "--to", "1"][..], &fast].concat(), moto);
+    assert_eq!(
+        imageless.failure().stderr,
+        format!(
+            "error: {app}:1 runs bootstrap:1, which cannot be found in its registry, so its tasks could not start; \
+             pass --force to roll back to it anyway\n"
+        )
+    );
+    assert_eq!(p.running_revision(moto, "app"), 2);
     let newest = p.repo.short_sha();
     p.xtask(
         &[&["rollback", "--env", "dev", "--service", "app", "--to", &newest[..7]][..], &fast].concat(),
@@ -223,6 +245,28 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     assert_eq!(p.running_revision(moto, "app"), 2);
     // The worker was never touched by the rollbacks.
     assert_eq!(p.running_revision(moto, "worker"), 3);
+    // The history every machine reads: two releases, then three rollbacks, newest first.
+    let history = p.xtask(&["history", "--env", "dev", "--service", "app"], moto).success().stdout;
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("app (ECS service app, cluster {}): 5 releases recorded, newest first", p.prefix)
+    );
+    let shown: Vec<(String, String)> = lines[1..]
+        .iter()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[0].to_string(), format!("{} {}", fields[2], fields[4..].join(" ")))
+        })
+        .collect();
+    let expected = [
+        ("#5", format!("{app}:2 rollback <- runs now")),
+        ("#4", format!("{app}:3 rollback")),
+        ("#3", format!("{app}:2 rollback")),
+        ("#2", format!("{app}:3 good")),
+        ("#1", format!("{app}:2 good")),
+    ];
+    assert_eq!(shown, expected.map(|(n, rest)| (n.to_string(), rest)), "{history}");
 
     // Releasing the commit that runs after the rollback: the newest revision
     // (3) differs, the one the service runs (2) is identical, so nothing is
@@ -370,6 +414,22 @@ fn a_rollout_that_never_completes_times_out_and_is_rolled_back() {
     );
     assert!(run.stderr.contains(&format!("rolled back to {app}:1")), "{}", run.stderr);
     assert_eq!(p.running_revision(moto.port, "app"), 1);
+    // A rerun would deploy the same bad revision: the advice says what to do instead.
+    assert!(
+        run.stderr.ends_with(
+            "; the other steps finished. The failed release is recorded in the service's history; fix the cause, \
+             commit and release again, or stay where the rollback left it (`cargo xtask history` shows the \
+             releases)\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    let history = p.xtask(&["history", "--env", "dev", "--service", "app"], moto.port).success().stdout;
+    let last = history.lines().nth(1).unwrap_or_default();
+    assert!(
+        last.starts_with("  #1 ") && last.contains(&format!("{app}:2")) && last.ends_with(" failed"),
+        "{history}"
+    );
 }
 
 #[test]
@@ -571,8 +631,8 @@ fn a_service_in_a_cluster_of_its_own_is_checked_locked_deployed_and_shown_there(
     assert_eq!(
         rollback.stderr,
         format!(
-            "error: no earlier healthy release of worker is recorded (a successful release records one); pass --to \
-             with a revision number of {}-worker or a commit\n",
+            "error: worker: no good release older than {}-worker:1 (#1) is recorded, so there is nothing to roll \
+             back to; `cargo xtask history` lists the releases, and --to picks any revision or commit\n",
             p.prefix
         )
     );
@@ -941,7 +1001,7 @@ fn secrets_never_appear_in_what_any_command_prints_or_writes() {
     run(&["diff", "--env", "dev"]);
     run(&["status", "--env", "dev"]);
     run(&[&["ci", "deploy", "--env", "dev", "--force-new-deployment"][..], &fast].concat());
-    run(&[&["rollback", "--env", "dev", "--service", "app", "--to", "1"][..], &fast].concat());
+    run(&[&["rollback", "--env", "dev", "--service", "app", "--to", "1", "--force"][..], &fast].concat());
     // Failing paths: a release refused by another run's lock, an expired AWS
     // session on push, an unreachable engine, a template error beside the
     // secret, and a service that does not exist.

@@ -13,6 +13,7 @@ fn help_lists_every_command_with_a_line_each() {
         "  diff      Show how the rendered task definitions differ from the registered ones\n",
         "  status    Show what each service runs: revision, image, commit, rollout, tasks\n",
         "  rollback  Put a service back on its last good release, and wait for it\n",
+        "  history   Show a service's release history: each release, newest first\n",
         "  ci        Run a CI pipeline stage: the same code a developer runs locally\n",
         "  pre-push  Run the fast offline checks that the git pre-push hook runs\n",
         "  hooks     Install or remove the git pre-push hook that runs `cargo xtask pre-push`\n",
@@ -26,8 +27,8 @@ fn help_lists_every_command_with_a_line_each() {
 fn every_command_shows_examples_even_in_short_help() {
     let repo = Repo::empty();
     for command in [
-        "dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback", "ci",
-        "pre-push", "hooks", "doctor",
+        "dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback", "history",
+        "ci", "pre-push", "hooks", "doctor",
     ] {
         let run = repo.xtask(&[command, "-h"]).success();
         assert!(
