@@ -134,7 +134,20 @@ impl Engine {
         reference: &str,
         credentials: &DockerCredentials,
     ) -> Result<Option<String>, PushError> {
-        match self.docker.inspect_registry_image(reference, Some(credentials.clone())).await {
+        // Bounded like an AWS call: a registry that never answers is a failure in passing.
+        let limit = crate::aws::call_timeout();
+        let Ok(answer) = tokio::time::timeout(
+            limit,
+            self.docker.inspect_registry_image(reference, Some(credentials.clone())),
+        )
+        .await
+        else {
+            return Err(PushError {
+                kind: RegistryFailure::Transient,
+                message: format!("no answer from the registry within {}", crate::deploy::human(limit)),
+            });
+        };
+        match answer {
             Ok(found) => Ok(Some(found.descriptor.digest.unwrap_or_default())),
             Err(e) => {
                 let message = engine_message(e);
@@ -167,7 +180,17 @@ impl Engine {
         let options = PushImageOptionsBuilder::default().tag(tag).build();
         let mut stream = self.docker.push_image(repository, Some(options), Some(credentials.clone()));
         let mut digest = None;
-        while let Some(item) = stream.next().await {
+        // A push may take long, but never long without a word: the engine
+        // reports progress at least every layer, so silence means a stall.
+        let silence = crate::aws::call_timeout() * 3;
+        loop {
+            let Ok(next) = tokio::time::timeout(silence, stream.next()).await else {
+                return Err(PushError {
+                    kind: RegistryFailure::Transient,
+                    message: format!("the push made no progress for {}", crate::deploy::human(silence)),
+                });
+            };
+            let Some(item) = next else { break };
             match item {
                 Ok(info) => {
                     if let Some(detail) = info.error_detail.and_then(|d| d.message) {

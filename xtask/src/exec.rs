@@ -272,13 +272,25 @@ impl<'w> Executor<'w> {
             };
             let step = &plan.nodes[i].step;
             let name = step.to_string();
+            let took = self.progress.age(step);
             let (what, failed) = match result {
                 Ok(Outcome::Done(what)) => {
                     state[i] = State::Succeeded;
                     if step.changes_something() {
                         self.changed.fetch_add(1, Ordering::SeqCst);
                     }
-                    (what, false)
+                    // Builds, pushes, prebuilds and waits say their time themselves.
+                    let timed =
+                        matches!(step, Step::Prebuild(_) | Step::Build(_) | Step::Push(_) | Step::Wait(_));
+                    if !timed && took >= Duration::from_secs(1) {
+                        (format!("{what} ({:.1}s)", took.as_secs_f64()), false)
+                    } else {
+                        (what, false)
+                    }
+                }
+                Ok(Outcome::Skipped(why)) if took >= Duration::from_secs(1) => {
+                    state[i] = State::Succeeded;
+                    (format!("skipped: {why} ({:.1}s)", took.as_secs_f64()), false)
                 }
                 Ok(Outcome::Skipped(why)) => {
                     state[i] = State::Succeeded;
@@ -878,6 +890,11 @@ impl Progress {
             .lock()
             .unwrap()
             .insert(step.to_string(), Running { since: now, status: String::new(), last_beat: now });
+    }
+
+    /// How long a running step has run.
+    fn age(&self, step: &Step) -> Duration {
+        self.steps.lock().unwrap().get(&step.to_string()).map_or(Duration::ZERO, |r| r.since.elapsed())
     }
 
     fn update(&self, step: &str, status: &str) {

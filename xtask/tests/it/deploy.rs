@@ -883,6 +883,28 @@ fn status_shows_whether_a_build_only_service_is_in_the_registry() {
 }
 
 #[test]
+fn a_step_that_takes_a_second_or_more_says_how_long() {
+    let s = servers();
+    let p = project();
+    p.create_ecs(s.moto_port, &["app", "worker"]);
+    let proxy = Proxy::start(s.moto_port);
+    proxy.inject("RegisterTaskDefinition", 1, Fault::Delay(std::time::Duration::from_millis(1500)));
+    let fast = ["--service", "app", "--poll-interval", "100ms", "--timeout", "30s"];
+    let run = p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), proxy.port).success();
+    let register = run.stdout.lines().find(|l| l.starts_with("register app ")).unwrap_or_default();
+    let took: f64 =
+        register.rsplit_once(" (").and_then(|(_, t)| t.strip_suffix("s)")).unwrap().parse().unwrap();
+    assert!(
+        register.starts_with(&format!("register app       registered {}-app:2 (", p.prefix)),
+        "{register}"
+    );
+    assert!(took >= 1.5, "{register}");
+    // A quick step says nothing of its time.
+    let deploy = run.stdout.lines().find(|l| l.starts_with("deploy app ")).unwrap_or_default();
+    assert!(deploy.contains("(deployment ") && !deploy.ends_with("s)"), "{deploy}");
+}
+
+#[test]
 fn a_session_of_another_account_is_refused_and_endpoints_and_region_resolve_as_the_sdk_does() {
     let s = servers();
     let p = project();

@@ -391,6 +391,30 @@ fn an_unreachable_registry_is_found_before_anything_is_built() {
 }
 
 #[test]
+fn a_registry_that_never_answers_is_found_before_anything_is_built_within_its_timeout() {
+    let s = servers();
+    let proxy = Proxy::start(s.registry_port);
+    proxy.inject("/v2/", 1000, Fault::Hang(std::time::Duration::from_secs(30)));
+    let project = images(proxy.port);
+    let started = std::time::Instant::now();
+    let run = project
+        .repo
+        .xtask_aws_with(&["push", "--env", "dev"], s.moto_port, &[("XTASK_AWS_TIMEOUT", "1s")])
+        .failure();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot start, nothing was changed:\n  the registry 127.0.0.1:{} cannot be reached: no answer from \
+             the registry within 1s; check that it runs and that this machine reaches it (the address is `registry` \
+             in env/dev.toml, or the account's ECR)\n",
+            proxy.port
+        )
+    );
+    // Three looks of a second each, and their pauses.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it took {:?}", started.elapsed());
+}
+
+#[test]
 fn a_push_whose_answer_is_cut_after_the_registry_took_it_is_not_blamed_on_the_registry() {
     let s = servers();
     let proxy = Proxy::start(s.registry_port);

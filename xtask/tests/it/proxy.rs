@@ -19,6 +19,8 @@ pub enum Fault {
     /// Pass the request on, then cut the connection instead of relaying the
     /// answer: the server did the work, the client never hears of it.
     CutAfterForward,
+    /// Pass the request on after this long: a slow but working server.
+    Delay(std::time::Duration),
 }
 
 impl Fault {
@@ -121,7 +123,12 @@ impl Proxy {
             })
         };
         let swallow_answer = matches!(fault.as_deref(), Some(Fault::CutAfterForward));
-        if let Some(fault) = fault.filter(|_| !swallow_answer) {
+        if let Some(Fault::Delay(delay)) = fault.as_deref() {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            thread::sleep(*delay);
+        }
+        let passes = swallow_answer || matches!(fault.as_deref(), Some(Fault::Delay(_)));
+        if let Some(fault) = fault.filter(|_| !passes) {
             self.injected.fetch_add(1, Ordering::SeqCst);
             if let Fault::Hang(duration) = &*fault {
                 thread::sleep(*duration);
