@@ -154,8 +154,25 @@ where
         );
     }
     if let SdkError::DispatchFailure(failure) = &error {
-        if failure.is_io() {
-            return anyhow!("cannot {what}: could not connect to {endpoint}; {unreachable}");
+        if failure.is_io() || failure.is_other() {
+            // The cause, in words, from the chain of sources (never their Debug form).
+            let mut chain = String::new();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                chain.push_str(&cause.to_string().to_ascii_lowercase());
+                chain.push(' ');
+                source = cause.source();
+            }
+            let why = if chain.contains("dns") || chain.contains("lookup") || chain.contains("resolve") {
+                " (the name does not resolve)"
+            } else if chain.contains("refused") {
+                " (nothing listens there)"
+            } else if chain.contains("tls") || chain.contains("certificate") || chain.contains("handshake") {
+                " (the TLS handshake failed: a wrong https:// endpoint, or a proxy that intercepts HTTPS)"
+            } else {
+                ""
+            };
+            return anyhow!("cannot {what}: could not connect to {endpoint}{why}; {unreachable}");
         }
     }
     let code = error.code().unwrap_or("").to_string();

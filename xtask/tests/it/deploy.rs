@@ -851,9 +851,9 @@ fn an_aws_endpoint_that_never_answers_or_refuses_ends_the_command_with_its_name(
     let run = p.xtask_with(&["rollback", "--env", "dev", "--service", "app"], s.moto_port, &dead);
     assert_eq!(
         run.failure().stderr,
-        "error: cannot describe ECS service app: could not connect to http://127.0.0.1:9; check the network (VPN, \
-         proxy, security group), AWS_ENDPOINT_URL and the region; `cargo xtask doctor --env ENV` diagnoses the \
-         endpoint\n"
+        "error: cannot describe ECS service app: could not connect to http://127.0.0.1:9 (nothing listens there); \
+         check the network (VPN, proxy, security group), AWS_ENDPOINT_URL and the region; `cargo xtask doctor --env \
+         ENV` diagnoses the endpoint\n"
     );
 }
 
