@@ -153,6 +153,14 @@ where
             crate::deploy::human(call_timeout())
         );
     }
+    // Credentials that cannot be found fail the call before it is sent.
+    let detail = format!("{}", DisplayErrorContext(&error));
+    if detail.contains("no credentials") || detail.contains("credentials provider") {
+        return anyhow!(
+            "cannot {what}: no AWS credentials found; run `aws sso login` or `aws configure`, export AWS_PROFILE, \
+             or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        );
+    }
     if let SdkError::DispatchFailure(failure) = &error {
         if failure.is_io() || failure.is_other() {
             // The cause, in words, from the chain of sources (never their Debug form).
@@ -193,18 +201,7 @@ where
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" => anyhow!(
             "cannot {what}: AWS kept throttling requests after {MAX_ATTEMPTS} tries ({message}); try again shortly"
         ),
-        _ => {
-            let detail = format!("{}", DisplayErrorContext(&error));
-            if detail.contains("no credentials") || detail.contains("credentials provider") {
-                anyhow!(
-                    "cannot {what}: no AWS credentials found; run `aws sso login` or `aws configure`, export \
-                     AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-                )
-            } else if code.is_empty() {
-                anyhow!("cannot {what}: {detail}")
-            } else {
-                anyhow!("cannot {what}: {code}: {message}")
-            }
-        }
+        _ if code.is_empty() => anyhow!("cannot {what}: {detail}"),
+        _ => anyhow!("cannot {what}: {code}: {message}"),
     }
 }

@@ -439,12 +439,16 @@ fn reads_variable(
     name: &str,
     variable: &str,
 ) -> Result<bool, String> {
-    load_template(jinja, project, name)?;
-    let template = jinja.get_template(name).map_err(|e| located(&e))?;
+    let template = load_template(jinja, project, name)?;
     Ok(template.undeclared_variables(false).contains(variable))
 }
 
-fn load_template(jinja: &mut Jinja<'static>, project: &Project, name: &str) -> Result<(), String> {
+/// A template of `templates/`, read and parsed the first time it is asked for.
+fn load_template<'j>(
+    jinja: &'j mut Jinja<'static>,
+    project: &Project,
+    name: &str,
+) -> Result<minijinja::Template<'j, 'j>, String> {
     if jinja.get_template(name).is_err() {
         let path = project.templates_dir().join(name);
         let source = fs::read_to_string(&path)
@@ -452,7 +456,7 @@ fn load_template(jinja: &mut Jinja<'static>, project: &Project, name: &str) -> R
             .map_err(|e| format!("{e:#}"))?;
         jinja.add_template_owned(name.to_string(), source).map_err(|e| located(&e))?;
     }
-    Ok(())
+    jinja.get_template(name).map_err(|e| located(&e))
 }
 
 fn render_template<C: Serialize>(
@@ -461,8 +465,7 @@ fn render_template<C: Serialize>(
     name: &str,
     context: &C,
 ) -> Result<String, String> {
-    load_template(jinja, project, name)?;
-    let template = jinja.get_template(name).map_err(|e| located(&e))?;
+    let template = load_template(jinja, project, name)?;
     template.render(Value::from(Serde(context))).map_err(|e| located(&e))
 }
 

@@ -192,11 +192,7 @@ fn an_endpoint_that_does_not_answer_is_diagnosed_with_the_usual_causes() {
 #[test]
 fn status_exits_1_when_a_service_cannot_be_read_and_a_build_only_service_cannot_be_rolled_back() {
     let repo = Repo::project();
-    repo.write(
-        "templates/api.task.json.j2",
-        "{\"family\": \"demo-api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
-         \"memory\": 128}]}\n",
-    );
+    repo.write("templates/api.task.json.j2", &crate::harness::minimal_task_definition("api"));
     repo.commit();
     let config = repo.path().join(".home/none");
     let config = config.to_str().unwrap();

@@ -48,6 +48,14 @@ impl Run {
     }
 }
 
+/// The smallest task definition ECS takes, for a service of the harness project.
+pub fn minimal_task_definition(service: &str) -> String {
+    format!(
+        "{{\"family\": \"demo-{service}\", \"containerDefinitions\": [{{\"name\": \"{service}\", \
+         \"image\": \"{{{{ image }}}}\", \"memory\": 128}}]}}\n"
+    )
+}
+
 pub const DEV_TOML: &str = r#"region = "us-east-1"
 account_id = "000000000000"
 cluster = "local"

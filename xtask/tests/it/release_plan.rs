@@ -12,10 +12,7 @@ fn project_with_base() -> Repo {
     for service in ["api", "web"] {
         repo.write(
             &format!("templates/{service}.task.json.j2"),
-            &format!(
-                "{{\"family\": \"demo-{service}\", \"containerDefinitions\": \
-                 [{{\"name\": \"{service}\", \"image\": \"{{{{ image }}}}\", \"memory\": 128}}]}}\n"
-            ),
+            &crate::harness::minimal_task_definition(service),
         );
     }
     repo.commit();
@@ -114,11 +111,7 @@ fn dry_run_reports_template_problems_before_any_plan() {
 fn a_protected_environment_needs_consent_and_a_dirty_tree_needs_saying_so() {
     let repo = Repo::project();
     // A deployed service, so that rollback gets as far as asking for consent.
-    repo.write(
-        "templates/api.task.json.j2",
-        "{\"family\": \"demo-api\", \"containerDefinitions\": [{\"name\": \"api\", \"image\": \"{{ image }}\", \
-         \"memory\": 128}]}\n",
-    );
+    repo.write("templates/api.task.json.j2", &crate::harness::minimal_task_definition("api"));
     repo.write(
         "env/prod.toml",
         &crate::harness::DEV_TOML.replace("cluster = \"local\"", "cluster = \"prod\"\nprotected = true"),
