@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 
 use anyhow::{bail, Context, Result};
-
-use crate::deploy::{self, Failed, EXIT_ROLLED_BACK};
 use bollard::auth::DockerCredentials;
 
+use crate::deploy::{self, Failed, EXIT_ROLLED_BACK};
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
@@ -45,7 +44,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
                 // The release history goes back, never forward; the last-good
                 // records serve a service deployed before the history began.
                 match history::rollback_target(&history::read(&tags), &current) {
-                    Ok(Some(entry)) => format!("{family}:{}", entry.revision.rsplit(':').next().unwrap_or_default()),
+                    Ok(Some(entry)) => entry.revision.clone(),
                     Ok(None) => {
                         let target = deploy::rollback_target(&tags, &current, None).with_context(|| {
                             format!(
