@@ -39,9 +39,7 @@ pub(crate) async fn config(region: &str) -> aws_config::SdkConfig {
 /// duration such as `20s` or `1m`), else 20 s, far above what a healthy
 /// endpoint needs. A whole call, retries included, may take three times that.
 pub(crate) fn call_timeout() -> std::time::Duration {
-    std::env::var("XTASK_AWS_TIMEOUT")
-        .ok()
-        .and_then(|text| crate::deploy::parse_duration(&text).ok())
+    crate::deploy::duration_from_env("XTASK_AWS_TIMEOUT")
         .filter(|d| !d.is_zero())
         .unwrap_or(DEFAULT_CALL_TIMEOUT)
 }

@@ -232,6 +232,12 @@ pub(crate) async fn fail_and_roll_back(
     bail!(Failed { code: EXIT_ROLLED_BACK, message: format!("{message}; {verdict}") })
 }
 
+/// A duration a process variable sets (`XTASK_AWS_TIMEOUT=30s`), if it is
+/// set to one.
+pub(crate) fn duration_from_env(variable: &str) -> Option<Duration> {
+    std::env::var(variable).ok().and_then(|text| parse_duration(&text).ok())
+}
+
 /// "10m", "90s", "1h", "500ms", or a bare number of seconds.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

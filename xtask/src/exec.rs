@@ -34,10 +34,7 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(16);
 /// `XTASK_PUSH_BUDGET` (a duration), else a minute, enough to ride out a
 /// registry restart or a load balancer's blip.
 fn push_budget() -> Duration {
-    std::env::var("XTASK_PUSH_BUDGET")
-        .ok()
-        .and_then(|text| deploy::parse_duration(&text).ok())
-        .unwrap_or(Duration::from_secs(60))
+    deploy::duration_from_env("XTASK_PUSH_BUDGET").unwrap_or(Duration::from_secs(60))
 }
 
 /// A pause between half of `backoff` and all of it.
@@ -843,11 +840,7 @@ struct Running {
 /// How often a step still running says so in plain output:
 /// `XTASK_HEARTBEAT` (a duration), else every 30 s.
 fn heartbeat() -> Duration {
-    std::env::var("XTASK_HEARTBEAT")
-        .ok()
-        .and_then(|text| deploy::parse_duration(&text).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(Duration::from_secs(30))
+    deploy::duration_from_env("XTASK_HEARTBEAT").filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(30))
 }
 
 /// `2m10s`, `45s`: how long a step has run.
