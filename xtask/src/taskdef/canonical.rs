@@ -208,11 +208,16 @@ pub(crate) fn canonical(json: &Value) -> Value {
     for default in ECS_DEFAULTS {
         let path: Vec<&str> = default.path.split('.').collect();
         let (key, parents) = path.split_last().expect("a default has a path");
+        // Parsed once per default, not once per object it applies to.
+        let fixed: Option<Value> = match default.value {
+            Filled::Json(text) => Some(serde_json::from_str(text).expect("a default is JSON")),
+            Filled::HostPort => None,
+        };
         for_each_object(&mut json, parents, &mut |object| {
-            let filled = match &default.value {
-                Filled::Json(text) => serde_json::from_str(text).expect("a default is JSON"),
-                Filled::HostPort if network_mode == "bridge" => Value::from(0),
-                Filled::HostPort => match object.get("containerPort") {
+            let filled = match &fixed {
+                Some(value) => value.clone(),
+                None if network_mode == "bridge" => Value::from(0),
+                None => match object.get("containerPort") {
                     Some(port) => port.clone(),
                     None => return,
                 },
