@@ -6,197 +6,107 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use std::collections::HashMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use tokio::sync::mpsc;
+
+use crate::dockerignore::{ParentMatches, Patterns};
 
 /// Size of one chunk on its way to the engine, and how many may wait.
 const CHUNK: usize = 256 * 1024;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// `.dockerignore` rules, matched the way the docker CLI does: the last rule
-/// that matches a path (or one of its parent folders) decides, and `!` rules
-/// let a path back in.
-#[derive(Debug, Default)]
-pub(crate) struct Ignore {
-    rules: Vec<Rule>,
+/// Which builder the context is for: they read it differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Builder {
+    BuildKit,
+    Classic,
 }
 
-#[derive(Debug)]
-struct Rule {
-    segments: Vec<String>,
-    include: bool,
+/// The entries of a context the build sees, relative to it, folders before
+/// what they hold; made by [`select`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Selection {
+    pub(crate) entries: Vec<PathBuf>,
 }
 
-impl Ignore {
-    pub(crate) fn load(context: &Path) -> Result<Ignore> {
-        let path = context.join(".dockerignore");
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(Ignore::parse(&text)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Ignore::default()),
-            Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+/// The ignore file that applies: BuildKit reads `<Dockerfile>.dockerignore`
+/// beside the Dockerfile first, then `.dockerignore` at the context's root.
+pub(crate) fn ignore_file(context: &Path, dockerfile: &str) -> Option<PathBuf> {
+    [context.join(format!("{dockerfile}.dockerignore")), context.join(".dockerignore")]
+        .into_iter()
+        .find(|path| path.is_file())
+}
+
+/// Walks the context the way the docker CLI does: a path is left out when the
+/// last pattern matching it (or a folder above it) ignores it; an ignored
+/// folder is walked only when an exception pattern names a path inside it;
+/// sockets are left out, as Docker leaves them out. The Dockerfile is always
+/// sent, since the engine reads it from the context; so is the ignore file
+/// for the classic builder, whose engine side reads it and then drops both
+/// from what COPY sees. BuildKit through the API reads no ignore file from
+/// the context and drops nothing, so an ignored ignore file stays home.
+pub(crate) fn select(context: &Path, dockerfile: &str, builder: Builder) -> Result<Selection> {
+    if !context.is_dir() {
+        bail!(
+            "the build context {} is not a folder; set `context` in the service's service.toml",
+            context.display()
+        );
+    }
+    crate::docker::build::read_dockerfile(&context.join(dockerfile))?;
+    let mut patterns = match ignore_file(context, dockerfile) {
+        Some(path) => {
+            let text = fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+            Patterns::read(&text, &path)?
         }
+        None => Patterns::default(),
+    };
+    if builder == Builder::Classic {
+        patterns.keep(".dockerignore");
     }
-
-    pub(crate) fn parse(text: &str) -> Ignore {
-        let rules = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .map(|line| {
-                let (include, pattern) = match line.strip_prefix('!') {
-                    Some(rest) => (true, rest.trim()),
-                    None => (false, line),
-                };
-                let segments =
-                    pattern.split('/').filter(|s| !s.is_empty() && *s != ".").map(str::to_string).collect();
-                Rule { segments, include }
-            })
-            .filter(|rule: &Rule| !rule.segments.is_empty())
-            .collect();
-        Ignore { rules }
-    }
-
-    /// Whether a path relative to the context is left out.
-    pub(crate) fn excludes(&self, relative: &str) -> bool {
-        let parts: Vec<&str> = relative.split('/').collect();
-        let mut excluded = false;
-        for rule in &self.rules {
-            // A rule matches the path itself or any folder above it.
-            let hit = (1..=parts.len()).any(|n| matches(&rule.segments, &parts[..n]));
-            if hit {
-                excluded = !rule.include;
-            }
-        }
-        excluded
-    }
-
-    /// Whether a folder may be skipped without looking inside: it is
-    /// excluded and no `!` rule could let something below it back in.
-    fn prunes(&self, relative: &str) -> bool {
-        let parts: Vec<&str> = relative.split('/').collect();
-        self.excludes(relative)
-            && !self.rules.iter().any(|rule| rule.include && could_match_below(&rule.segments, &parts))
-    }
-}
-
-/// Matches path segments against pattern segments; `**` spans any number of
-/// segments, and `*`, `?` work within one segment.
-fn matches(pattern: &[String], path: &[&str]) -> bool {
-    wildcard(
-        pattern,
-        path,
-        |segment| segment == "**",
-        |segment, part| glob(segment.as_bytes(), part.as_bytes()),
-    )
-}
-
-/// Whether a pattern could match some path inside the folder `dir`.
-fn could_match_below(pattern: &[String], dir: &[&str]) -> bool {
-    match (pattern.split_first(), dir.split_first()) {
-        (Some((first, _)), _) if first == "**" => true,
-        (Some((first, rest)), Some((part, dir_rest))) => {
-            glob(first.as_bytes(), part.as_bytes()) && could_match_below(rest, dir_rest)
-        }
-        // The folder is deeper than the pattern: nothing below it matches.
-        (None, Some(_)) => false,
-        // The pattern goes deeper than the folder: it may match inside.
-        (_, None) => true,
-    }
-}
-
-/// One unit of a segment pattern: `*`, `?`, or a byte (`\\x` is `x` itself).
-#[derive(Clone, Copy, PartialEq)]
-enum Token {
-    Star,
-    Any,
-    Byte(u8),
-}
-
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let mut tokens = Vec::with_capacity(pattern.len());
-    let mut i = 0;
-    while i < pattern.len() {
-        tokens.push(match pattern[i] {
-            b'*' => Token::Star,
-            b'?' => Token::Any,
-            b'\\' if i + 1 < pattern.len() => {
-                i += 1;
-                Token::Byte(pattern[i])
-            }
-            byte => Token::Byte(byte),
-        });
-        i += 1;
-    }
-    wildcard(&tokens, text, |t| *t == Token::Star, |t, byte| *t == Token::Any || *t == Token::Byte(*byte))
-}
-
-/// Wildcard matching where a star spans any run of units and every other
-/// token matches one unit. Greedy, going back only to the last star seen,
-/// so it takes at most pattern x text steps: a rule like `*a*a*a*a*b` in a
-/// `.dockerignore` cannot stall a build, as naive backtracking would.
-fn wildcard<P, T>(
-    pattern: &[P],
-    text: &[T],
-    is_star: impl Fn(&P) -> bool,
-    one: impl Fn(&P, &T) -> bool,
-) -> bool {
-    let (mut p, mut t) = (0, 0);
-    // Where to resume after the last star: its pattern position and the text it has eaten up to.
-    let mut resume: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && is_star(&pattern[p]) {
-            resume = Some((p + 1, t));
-            p += 1;
-        } else if p < pattern.len() && one(&pattern[p], &text[t]) {
-            p += 1;
-            t += 1;
-        } else if let Some((after_star, eaten)) = resume {
-            // Let the star eat one more unit and try again from there.
-            resume = Some((after_star, eaten + 1));
-            p = after_star;
-            t = eaten + 1;
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(is_star)
-}
-
-/// The files of a context, relative to it and sorted, that the build sees.
-/// The Dockerfile and `.dockerignore` always go, as with the docker CLI.
-pub(crate) fn files(context: &Path, dockerfile: &str) -> Result<Vec<PathBuf>> {
-    let ignore = Ignore::load(context)?;
-    let mut out = Vec::new();
-    walk(context, Path::new(""), &ignore, dockerfile, &mut out)?;
-    out.sort();
-    Ok(out)
+    patterns.keep(dockerfile);
+    let mut entries = Vec::new();
+    walk(context, "", &patterns, &ParentMatches::default(), &mut entries)?;
+    Ok(Selection { entries })
 }
 
 fn walk(
     root: &Path,
-    relative: &Path,
-    ignore: &Ignore,
-    dockerfile: &str,
+    relative: &str,
+    patterns: &Patterns,
+    parent: &ParentMatches,
     out: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let dir = root.join(relative);
-    let entries =
-        fs::read_dir(&dir).with_context(|| format!("read build context folder {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry?;
-        let path = relative.join(entry.file_name());
-        let name = path.to_string_lossy();
-        let kind = entry.file_type()?;
+    let mut names: Vec<_> = fs::read_dir(&dir)
+        .with_context(|| format!("read build context folder {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()
+        .with_context(|| format!("read build context folder {}", dir.display()))?;
+    names.sort();
+    for name in names {
+        let name = name.to_string_lossy();
+        let path = if relative.is_empty() { name.to_string() } else { format!("{relative}/{name}") };
+        let full = root.join(&path);
+        let kind =
+            fs::symlink_metadata(&full).with_context(|| format!("read {}", full.display()))?.file_type();
+        if kind.is_socket() {
+            continue;
+        }
+        let (ignored, matched) = patterns.matches(&path, parent);
         if kind.is_dir() {
-            if !ignore.prunes(&name) {
-                if !ignore.excludes(&name) {
-                    out.push(path.clone());
-                }
-                walk(root, &path, ignore, dockerfile, out)?;
+            if ignored && !(patterns.has_exclusions() && patterns.reaches_into(&path)) {
+                continue;
             }
-        } else if !ignore.excludes(&name) || name == dockerfile || name == ".dockerignore" {
-            out.push(path);
+            if !ignored {
+                out.push(PathBuf::from(&path));
+            }
+            walk(root, &path, patterns, &matched, out)?;
+        } else if !ignored {
+            out.push(PathBuf::from(path));
         }
     }
     Ok(())
@@ -206,12 +116,12 @@ fn walk(
 /// chunks as they come, plus the writer's result.
 pub(crate) fn stream(
     context: PathBuf,
-    files: Vec<PathBuf>,
+    selection: Selection,
 ) -> (mpsc::Receiver<io::Result<Bytes>>, tokio::task::JoinHandle<Result<u64>>) {
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || {
         let mut sink = ChunkSender { sender: sender.clone(), buffer: Vec::with_capacity(CHUNK), sent: 0 };
-        let result = write_tar(&context, &files, &mut sink);
+        let result = write_tar(&context, &selection.entries, &mut sink);
         if let Err(e) = &result {
             // The engine must see the stream fail, not a short but valid tar.
             let _ = sender.blocking_send(Err(io::Error::other(format!("{e:#}"))));
@@ -221,17 +131,49 @@ pub(crate) fn stream(
     (receiver, writer)
 }
 
-fn write_tar(context: &Path, files: &[PathBuf], sink: &mut ChunkSender) -> Result<()> {
-    let mut tar = tar::Builder::new(&mut *sink);
-    // Symbolic links go in as links (the base image's applets are links).
-    tar.follow_symlinks(false);
-    for file in files {
-        let full = context.join(file);
-        tar.append_path_with_name(&full, file)
-            .with_context(|| format!("add {} to the build context", full.display()))?;
+/// Writes the entries as the docker CLI does: owned by 0:0 whoever owns
+/// them here, symbolic links as links, a file with several names once and
+/// then as hard links to its first name, FIFOs and devices as such.
+pub(crate) fn write_tar(context: &Path, entries: &[PathBuf], sink: &mut impl Write) -> Result<()> {
+    let mut tar = tar::Builder::new(sink);
+    let mut first_names: HashMap<(u64, u64), &Path> = HashMap::new();
+    for entry in entries {
+        let full = context.join(entry);
+        let add = || format!("add {} to the build context", full.display());
+        let meta = fs::symlink_metadata(&full).with_context(add)?;
+        let kind = meta.file_type();
+        if kind.is_socket() {
+            continue;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_username("").with_context(add)?;
+        header.set_groupname("").with_context(add)?;
+        if kind.is_file() && meta.nlink() > 1 {
+            if let Some(first) = first_names.get(&(meta.dev(), meta.ino())) {
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_size(0);
+                tar.append_link(&mut header, entry, first).with_context(add)?;
+                continue;
+            }
+            first_names.insert((meta.dev(), meta.ino()), entry);
+        }
+        if kind.is_file() {
+            let file = fs::File::open(&full).with_context(add)?;
+            tar.append_data(&mut header, entry, file).with_context(add)?;
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&full).with_context(add)?;
+            tar.append_link(&mut header, entry, target).with_context(add)?;
+        } else {
+            // Folders, FIFOs and devices: the header says it all.
+            header.set_size(0);
+            tar.append_data(&mut header, entry, io::empty()).with_context(add)?;
+        }
     }
     tar.finish().context("finish the build context")?;
-    drop(tar);
+    let sink = tar.into_inner().context("finish the build context")?;
     sink.flush().context("send the build context")?;
     Ok(())
 }
@@ -267,65 +209,99 @@ impl Write for ChunkSender {
 mod tests {
     use super::*;
 
-    #[test]
-    fn last_matching_rule_wins_and_parents_count() {
-        let ignore = Ignore::parse("*\n!bin/\n# comment\n");
-        assert!(ignore.excludes("src"));
-        assert!(ignore.excludes("src/main.rs"));
-        assert!(!ignore.excludes("bin"));
-        assert!(!ignore.excludes("bin/demo-api"));
-    }
-
-    #[test]
-    fn double_star_spans_folders() {
-        let ignore = Ignore::parse("**/*.log\nnode_modules\n!keep.log\n");
-        assert!(ignore.excludes("a/b/c.log"));
-        assert!(ignore.excludes("c.log"));
-        assert!(!ignore.excludes("keep.log"));
-        assert!(ignore.excludes("node_modules/x/index.js"));
-        assert!(!ignore.excludes("src/node_modules.rs"));
-    }
-
-    #[test]
-    fn globs_match_like_docker_and_never_backtrack_without_end() {
-        assert!(glob(b"*.log", b"a.log"));
-        assert!(!glob(b"*.log", b"a.lo"));
-        assert!(glob(b"a?c", b"abc"));
-        assert!(glob(b"a\\*c", b"a*c"));
-        assert!(!glob(b"a\\*c", b"abc"));
-        assert!(glob(b"*", b""));
-        assert!(glob(b"a*b*c", b"aXbYbZc"));
-        // Found by the property tests: naive backtracking took exponential time here.
-        let rule = "*a".repeat(20) + "b";
-        assert!(!glob(rule.as_bytes(), "a".repeat(60).as_bytes()));
-        let ignore = Ignore::parse(&("**/a/".repeat(15) + "b"));
-        assert!(!ignore.excludes(&"a/".repeat(40)));
-        assert!(Ignore::parse("**/a/**/b").excludes("x/a/y/z/b"));
-    }
-
-    #[test]
-    fn excluded_folders_are_pruned_unless_a_rule_reaches_inside() {
-        let ignore = Ignore::parse("*\n!bin/\n!web/dist/**\n");
-        assert!(ignore.prunes("target"));
-        assert!(!ignore.prunes("web"));
-        assert!(ignore.prunes("web/node_modules"));
-    }
-
-    #[test]
-    fn files_honour_dockerignore_but_keep_the_dockerfile() {
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for (path, text) in [
-            ("Dockerfile", "FROM scratch\n"),
-            (".dockerignore", "*\n!bin/\n"),
-            ("bin/app", "x"),
-            ("src/main.rs", ""),
-        ] {
+        for (path, text) in files {
             let full = dir.path().join(path);
             fs::create_dir_all(full.parent().unwrap()).unwrap();
             fs::write(full, text).unwrap();
         }
-        let files = files(dir.path(), "Dockerfile").unwrap();
-        let names: Vec<_> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-        assert_eq!(names, [".dockerignore", "Dockerfile", "bin", "bin/app"]);
+        dir
+    }
+
+    fn names(selection: &Selection) -> Vec<String> {
+        selection.entries.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn the_dockerfile_and_ignore_file_are_sent_even_when_ignored() {
+        let dir = tree(&[
+            ("Dockerfile", "FROM scratch\n"),
+            (".dockerignore", "*\n!bin/\n"),
+            ("bin/app", "x"),
+            ("src/main.rs", ""),
+        ]);
+        assert_eq!(
+            names(&select(dir.path(), "Dockerfile", Builder::Classic).unwrap()),
+            [".dockerignore", "Dockerfile", "bin", "bin/app"]
+        );
+        assert_eq!(
+            names(&select(dir.path(), "Dockerfile", Builder::BuildKit).unwrap()),
+            ["Dockerfile", "bin", "bin/app"]
+        );
+        let dir =
+            tree(&[("svc/Dockerfile", "FROM scratch\n"), (".dockerignore", "svc\n"), ("svc/app.py", "")]);
+        assert_eq!(
+            names(&select(dir.path(), "svc/Dockerfile", Builder::BuildKit).unwrap()),
+            [".dockerignore", "svc/Dockerfile"]
+        );
+    }
+
+    #[test]
+    fn a_missing_dockerfile_or_a_bad_pattern_is_named() {
+        let dir = tree(&[(".dockerignore", "ok\n\n[\n")]);
+        let err = select(dir.path(), "Dockerfile", Builder::BuildKit).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with(&format!("no Dockerfile at {}/Dockerfile;", dir.path().display())),
+            "{err:#}"
+        );
+        fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let err = select(dir.path(), "Dockerfile", Builder::BuildKit).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "{}/.dockerignore: line 3: `[`: unclosed character class `[`; Docker refuses this pattern too: \
+                 fix it, or escape the character with `\\`",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn special_files_owners_and_hard_links_go_as_docker_sends_them() {
+        let dir = tree(&[("Dockerfile", "FROM scratch\n"), ("a", "same")]);
+        fs::hard_link(dir.path().join("a"), dir.path().join("b")).unwrap();
+        let fifo = std::ffi::CString::new(dir.path().join("pipe").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
+        let selection = select(dir.path(), "Dockerfile", Builder::BuildKit).unwrap();
+        assert_eq!(names(&selection), ["Dockerfile", "a", "b", "pipe"]);
+        let mut tar_bytes = Vec::new();
+        write_tar(dir.path(), &selection.entries, &mut tar_bytes).unwrap();
+        let mut archive = tar::Archive::new(&tar_bytes[..]);
+        let seen: Vec<(String, tar::EntryType, u64, u64, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    h.entry_type(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                    h.size().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("Dockerfile".to_string(), tar::EntryType::Regular, 0, 0, 13),
+                ("a".to_string(), tar::EntryType::Regular, 0, 0, 4),
+                ("b".to_string(), tar::EntryType::Link, 0, 0, 0),
+                ("pipe".to_string(), tar::EntryType::Fifo, 0, 0, 0),
+            ]
+        );
     }
 }

@@ -14,7 +14,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Mutex;
 
 use crate::deploy::{self, WaitOptions};
-use crate::docker::{BuildRequest, Engine, PushError, RegistryFailure};
+use crate::docker::build::BuildRequest;
+use crate::docker::{Engine, PushError, RegistryFailure};
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::history;
@@ -394,6 +395,26 @@ impl<'w> Executor<'w> {
         image_reference(&self.registry, service, &self.workspace.revision)
     }
 
+    /// The service's previous image in the registry, whose inline cache lets
+    /// an engine with an empty cache build only the layers that changed: the
+    /// image of the commit that changed the service's inputs before this one
+    /// (for uncommitted changes, the image of HEAD). None when this run has
+    /// no registry session or the registry does not have that image.
+    async fn cache_source(&self, service: &Service) -> Option<String> {
+        let ecr = self.ecr.as_ref()?;
+        let inputs = self.workspace.project.image_inputs(service)?;
+        let image = self.workspace.revision.image(&service.name);
+        let before = if image.dirty { "HEAD".to_string() } else { format!("{}^", image.commit) };
+        let commit = self.workspace.git.image_commit_at(&before, inputs)?;
+        let reference =
+            format!("{}/{}:{}", self.registry, service.repository, crate::git::image_tag_of(&commit));
+        let credentials = ecr.credentials().await.ok()?;
+        match self.engine.registry_has(&reference, &credentials).await {
+            Ok(Some(_)) => Some(reference),
+            _ => None,
+        }
+    }
+
     /// Where the image of the commit it is built from is already, when it
     /// may be reused: on the engine, or (when this run pushes) in the
     /// registry, so a fresh CI machine does not rebuild what was pushed.
@@ -473,10 +494,19 @@ impl<'w> Executor<'w> {
             labels.insert("org.opencontainers.image.source".to_string(), source.clone());
         }
         let build_args = self.rendered[&service.name].build_args.clone().into_iter().collect();
+        // The registry's token goes with the build, for a `FROM` on a private
+        // image there and for the previous image's cache.
+        let mut credentials = HashMap::new();
+        if let Some(ecr) = &self.ecr {
+            credentials.insert(self.registry.clone(), ecr.credentials().await?);
+        }
+        let cache_source = self.cache_source(service).await;
+        let cache_from = cache_source.iter().cloned().collect();
         let started = Instant::now();
         let verbose = self.options.verbose;
         let name = service.name.as_str();
-        self.engine
+        let built = self
+            .engine
             .build(
                 BuildRequest {
                     context: &context,
@@ -485,6 +515,8 @@ impl<'w> Executor<'w> {
                     platform: &service.platform,
                     build_args,
                     labels,
+                    credentials,
+                    cache_from,
                 },
                 |line| {
                     if verbose {
@@ -496,7 +528,14 @@ impl<'w> Executor<'w> {
             )
             .await
             .with_context(|| format!("build {tag} from {}", service.dockerfile.display()))?;
-        Ok(Outcome::Done(format!("built {tag} ({:.1}s)", started.elapsed().as_secs_f64())))
+        if let Some(reason) = built.fell_back {
+            self.progress.line(&format!("note: {reason}"));
+        }
+        let took = started.elapsed().as_secs_f64();
+        Ok(Outcome::Done(match cache_source {
+            Some(source) => format!("built {tag} ({took:.1}s, cache from {source})"),
+            None => format!("built {tag} ({took:.1}s)"),
+        }))
     }
 
     async fn push(&self, service: &Service) -> Result<Outcome> {

@@ -298,10 +298,32 @@ pub(crate) enum CiStage {
     Check(CiCheck),
     /// Build the images for the commit (`cargo xtask build`).
     Build(Build),
+    /// Print, as a GitHub Actions matrix, the services whose images are not in the registry yet.
+    Matrix(CiMatrix),
     /// Push the commit's images to the environment's registry (`cargo xtask push`).
     Publish(Push),
     /// Register, deploy and wait for the commit's pushed images (`cargo xtask deploy`).
     Deploy(Deploy),
+}
+
+/// The services a release still has to build and push, for parallel jobs.
+///
+/// Prints one line of JSON, `{"include":[{"service":"api"},...]}`, listing the
+/// services whose image for this commit is not in the environment's registry
+/// (all of them on a tree with uncommitted changes); nothing else goes to
+/// stdout; in GitHub Actions it is also written to `$GITHUB_OUTPUT` as the
+/// step output `matrix`. A workflow feeds it to `strategy.matrix` (through `fromJSON`), runs
+/// `ci publish --service S` in each job, then one job releases. Needs the
+/// Docker Engine and an AWS session (the registry is asked through both).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask ci matrix --env prod\n  \
+                        cargo xtask ci matrix --env prod --service api --service web")]
+pub(crate) struct CiMatrix {
+    /// Environment whose registry is asked, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    #[command(flatten)]
+    pub(crate) services: ServiceFilter,
 }
 
 /// What `ci check` runs.

@@ -19,6 +19,11 @@ const SHORT_SHA_LEN: usize = 12;
 /// commit searched, which only costs a rebuild now and then.
 const SEARCHED_COMMITS: usize = 10_000;
 
+/// The tag of the image built from a commit, by its full id.
+pub(crate) fn image_tag_of(commit: &str) -> String {
+    commit[..SHORT_SHA_LEN.min(commit.len())].to_string()
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Revision {
     pub(crate) sha: String,
@@ -160,7 +165,7 @@ impl Git {
         }
         for (name, commit) in self.last_changes(&commit, tracked)? {
             let commit = commit.to_string();
-            let image_tag = commit[..SHORT_SHA_LEN].to_string();
+            let image_tag = image_tag_of(&commit);
             images.insert(name, ImageRevision { commit, dirty: false, image_tag });
         }
         Ok(Revision { sha, short_sha, dirty, tags, image_tag, source, images })

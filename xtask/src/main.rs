@@ -6,6 +6,7 @@ mod ci;
 mod context;
 mod deploy;
 mod docker;
+mod dockerignore;
 mod ecr;
 mod ecs;
 mod exec;

@@ -174,11 +174,12 @@ proptest! {
 
     #[test]
     fn dockerignore_rules_match_any_path_without_panicking(
-        rules in "([!*?/a-z.\\\\\n]|\\*\\*){0,40}",
-        path in "[a-z*?./]{0,30}",
+        rules in "([!*?/a-z.\\\\\n\\[\\]^-]|\\*\\*){0,40}",
+        path in "[a-z*?./\\[\\]]{0,30}",
     ) {
-        let ignore = crate::context::Ignore::parse(&rules);
-        let _ = ignore.excludes(&path);
+        if let Ok(patterns) = crate::dockerignore::Patterns::parse(rules.as_bytes()) {
+            let _ = patterns.matches_or_parent(&path);
+        }
     }
 
     #[test]

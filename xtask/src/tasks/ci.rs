@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use xshell::{cmd, Shell};
 
 use crate::findings::{self, Finding};
-use crate::flags::{Ci, CiCheck, CiStage};
+use crate::flags::{Ci, CiCheck, CiMatrix, CiStage};
 use crate::project::Project;
 use crate::tasks::pre_push::{self, cargo};
 use crate::tasks::{self, plural};
@@ -19,9 +19,56 @@ pub(crate) fn run(flags: Ci) -> Result<()> {
     match flags.stage {
         CiStage::Check(check_flags) => check(check_flags),
         CiStage::Build(build) => tasks::build::run(build),
+        CiStage::Matrix(matrix) => self::matrix(matrix),
         CiStage::Publish(push) => tasks::push::run(push),
         CiStage::Deploy(deploy) => tasks::deploy::run(deploy),
     }
+}
+
+/// Prints the services whose images this commit still needs in the registry.
+fn matrix(flags: CiMatrix) -> Result<()> {
+    let workspace = tasks::Workspace::load(&flags.env)?;
+    let services = workspace.project.select(&flags.services.names)?;
+    let registry = crate::render::registry_host(&workspace.environment);
+    let missing = tasks::runtime()?.block_on(async {
+        let (engine, ecr) = futures_util::join!(
+            crate::docker::Engine::connect(),
+            crate::ecr::Ecr::connect(&workspace.environment.region, &registry)
+        );
+        let engine = engine?;
+        let credentials = ecr.credentials().await?;
+        let mut missing = Vec::new();
+        for service in services {
+            let image = crate::render::image_reference(&registry, service, &workspace.revision);
+            // An uncommitted tree's tag does not say what is in it: always publish.
+            let dirty = workspace.revision.image(&service.name).dirty;
+            let found = if dirty {
+                None
+            } else {
+                engine
+                    .registry_has(&image, &credentials)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("ask the registry {registry} for {image}: {}", e.message))?
+            };
+            if found.is_none() {
+                missing.push(serde_json::json!({ "service": service.name }));
+            }
+        }
+        anyhow::Ok(missing)
+    })?;
+    let matrix = serde_json::json!({ "include": missing }).to_string();
+    println!("{matrix}");
+    // In GitHub Actions, also the step's output `matrix`, for `fromJSON`.
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .with_context(|| format!("open GITHUB_OUTPUT ({})", Path::new(&path).display()))?;
+        writeln!(file, "matrix={matrix}").context("write the matrix to GITHUB_OUTPUT")?;
+    }
+    Ok(())
 }
 
 fn check(flags: CiCheck) -> Result<()> {

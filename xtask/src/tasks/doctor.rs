@@ -162,10 +162,16 @@ fn git(project: &Project) -> (Finding, Option<(Git, Revision)>) {
 async fn docker() -> Finding {
     let checked = limit(async {
         let engine = Engine::connect().await?;
-        engine.version().await
+        let (version, api) = engine.version().await?;
+        // Said only when it is not the local socket, where everyone expects it.
+        let at = match engine.host.url.as_str() {
+            crate::docker::host::LOCAL_SOCKET => String::new(),
+            _ => format!(" at {}", engine.host),
+        };
+        anyhow::Ok((version, api, at))
     });
     match checked.await {
-        Ok((version, api)) => Finding::ok("docker", format!("Docker Engine {version}, API {api}")),
+        Ok((version, api, at)) => Finding::ok("docker", format!("Docker Engine {version}, API {api}{at}")),
         Err(e) => failed("docker", &e, "start the Docker Engine, or point DOCKER_HOST at it"),
     }
 }

@@ -127,8 +127,11 @@ fn the_release_workflow_uses_oidc_one_deploy_at_a_time_and_only_xtask() {
         "  id-token: write",
         "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
         "concurrency:\n  group: deploy-prod\n  cancel-in-progress: false\n",
-        "      - run: cargo xtask ci build --env prod\n      - run: cargo xtask ci publish --env prod\n      \
-         - run: cargo xtask ci deploy --env prod\n",
+        "      - id: matrix\n        run: cargo xtask ci matrix --env prod\n",
+        "    strategy:\n      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}\n",
+        "      - run: cargo xtask ci publish --env prod --service ${{ matrix.service }}\n",
+        "    needs: [plan, publish]\n",
+        "      - run: cargo xtask ci deploy --env prod\n",
     ] {
         assert!(text.contains(needed), "release.yml lacks {needed:?}");
     }
@@ -139,8 +142,13 @@ fn the_release_workflow_uses_oidc_one_deploy_at_a_time_and_only_xtask() {
         let text = std::fs::read_to_string(workflows().join(file)).unwrap();
         // Every step that runs a command runs `cargo xtask`, apart from
         // installing what the runner lacks.
-        for line in text.lines().filter(|l| l.trim_start().starts_with("- run: ")) {
-            let command = line.trim_start().trim_start_matches("- run: ");
+        // One-line commands, with or without a step name before them.
+        let one_line = |l: &&str| {
+            let l = l.trim_start();
+            (l.starts_with("- run: ") || l.starts_with("run: ")) && !l.ends_with('|')
+        };
+        for line in text.lines().filter(one_line) {
+            let command = line.trim_start().trim_start_matches("- ").trim_start_matches("run: ");
             assert!(
                 command.starts_with("cargo xtask ") || command.starts_with("sudo apt-get install "),
                 "{file}: a step runs `{command}`"

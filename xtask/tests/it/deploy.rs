@@ -1123,9 +1123,14 @@ struct Background {
 
 impl Background {
     fn start(p: &Project, aws_port: u16, args: &[&str]) -> Background {
+        Background::start_with(p, aws_port, args, &[])
+    }
+
+    fn start_with(p: &Project, aws_port: u16, args: &[&str], vars: &[(&str, &str)]) -> Background {
         let mut child = p
             .repo
             .xtask_aws_command(args, aws_port)
+            .envs(vars.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -1177,9 +1182,16 @@ fn concurrent_releases_are_refused_interruptions_stop_cleanly_and_a_rerun_finish
     p.create_ecs(moto, &["app", "worker"]);
     let release = ["release", "--env", "dev", "--verbose", "--poll-interval", "100ms", "--timeout", "30s"];
 
-    // Interrupted (Ctrl-C) while the app's image builds.
-    let first = Background::start(&p, moto, &release);
-    first.wait_for_line("build app | Step");
+    // Interrupted (Ctrl-C) while the app's image builds: the engine is
+    // reached through a relay that holds every build once it has started.
+    let engine = crate::proxy::EngineOnTcp::start(true);
+    let docker_host = format!("tcp://127.0.0.1:{}", engine.port);
+    let first = Background::start_with(&p, moto, &release, &[("DOCKER_HOST", &docker_host)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while engine.stalled_builds.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no build started:\n{}", first.stdout.lock().unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // Meanwhile a second release of the same cluster is refused, naming the first.
     let second = p.xtask(&release, moto).failure();
     assert!(

@@ -12,7 +12,8 @@ fn a_stopped_daemon_is_a_finding_with_its_fix_and_the_rest_still_runs() {
     let socket = repo.path().join(".home/no-docker.sock");
     let host = format!("unix://{}", socket.display());
     let run = repo.xtask_with(&["doctor"], &[("DOCKER_HOST", &host)]).failure();
-    let expected = format!("FAIL  docker            cannot reach the Docker Engine at {host}: ");
+    let expected =
+        format!("FAIL  docker            cannot reach the Docker Engine at {host} (from DOCKER_HOST): ");
     assert!(run.stdout.contains(&expected), "missing {expected:?} in\n{}", run.stdout);
     assert!(
         run.stdout.contains(

@@ -11,12 +11,12 @@ use crate::servers::{servers, ECR_PASSWORD, ECR_USER};
 /// A project with a base image (busybox laid out by a prebuild step) and an
 /// app built FROM it, pushing to `registry_port`. Repository names are unique
 /// per test, so tests sharing the registry never see each other's images.
-struct Images {
-    repo: Repo,
-    prefix: String,
+pub(crate) struct Images {
+    pub(crate) repo: Repo,
+    pub(crate) prefix: String,
 }
 
-fn images(registry_port: u16) -> Images {
+pub(crate) fn images(registry_port: u16) -> Images {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let prefix = format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
     let repo = Repo::empty();
@@ -56,16 +56,16 @@ fn images(registry_port: u16) -> Images {
 }
 
 impl Images {
-    fn image(&self, service: &str, port: u16) -> String {
+    pub(crate) fn image(&self, service: &str, port: u16) -> String {
         format!("127.0.0.1:{port}/{}/{service}:{}", self.prefix, self.repo.short_sha())
     }
 
-    fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
+    pub(crate) fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
         self.repo.xtask_aws(args, aws_port)
     }
 }
 
-fn docker(args: &[&str]) -> String {
+pub(crate) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
@@ -287,7 +287,7 @@ fn engine_and_aws_problems_are_reported_together() {
     assert!(
         run.stderr.starts_with(
             "error: cannot start, nothing was changed:\n  cannot reach the Docker Engine at \
-             unix:///nonexistent/docker.sock: "
+             unix:///nonexistent/docker.sock (from DOCKER_HOST): "
         ),
         "{}",
         run.stderr
@@ -305,17 +305,35 @@ fn a_failed_build_shows_its_log_and_keeps_the_other_work() {
     let s = servers();
     let project = images(s.registry_port);
     project.repo.write("services/lonely/Dockerfile", "FROM scratch\nCOPY missing.txt /\n");
+    project.repo.write(
+        "services/broken/service.toml",
+        &format!("repository = \"{}/broken\"\nafter = [\"base\"]\n\n[build_args]\nBASE = \"{{{{ images.base }}}}\"\n", project.prefix),
+    );
+    project.repo.write(
+        "services/broken/Dockerfile",
+        "ARG BASE\nFROM ${BASE}\nRUN echo compiling; echo 'error: oops' >&2; exit 3\n",
+    );
     project.repo.commit();
     let run = project.xtask(&["build"], s.moto_port).failure();
+    // Each failure names the failing instruction and shows its last lines.
     assert!(run.stderr.contains("build lonely       FAILED: build 127.0.0.1:"), "{}", run.stderr);
-    assert!(run.stderr.contains("COPY failed: file not found in build context"), "{}", run.stderr);
-    assert!(run.stderr.contains("--- build log ---\nStep 1/"), "{}", run.stderr);
-    assert!(run.stderr.contains(" : COPY missing.txt /\n"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            ": \"/missing.txt\" not found: not found\n--- the failing step: [1/1] COPY missing.txt / ---\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("exit code: 3\n--- the failing step: [2/2] RUN echo compiling; echo 'error: oops' >&2; exit 3 ---\ncompiling\nerror: oops\n"), "{}", run.stderr);
     assert!(run.stderr.ends_with(
-        "error: build lonely failed; the other steps finished, and a rerun continues from where this one stopped\n"
-    ));
+        "error: build broken, build lonely failed; the other steps finished, and a rerun continues from where this one stopped\n"
+    ), "{}", run.stderr);
+    // A failed build leaves no tag behind.
+    let broken = project.image("broken", s.registry_port);
+    assert!(!Command::new("docker").args(["image", "inspect", &broken]).output().unwrap().status.success());
     // The other services' images were built and are reused by the next run.
     assert!(run.stdout.contains("build app          built 127.0.0.1:"), "{}", run.stdout);
+    std::fs::remove_dir_all(project.repo.path().join("services/broken")).unwrap();
     project.repo.write("services/lonely/missing.txt", "found\n");
     project.repo.git(&["add", "-A"]);
     project.repo.git(&["commit", "-q", "--amend", "--no-edit"]);

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary in temporary git repositories.
 
+mod builder;
 mod ci_stages;
 mod deploy;
 mod dev_env;

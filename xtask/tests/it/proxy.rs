@@ -194,3 +194,68 @@ fn read_head(client: &mut TcpStream) -> Option<(String, Vec<u8>)> {
         }
     }
 }
+
+/// The engine's socket on a loopback TCP port, as docker-in-docker exposes
+/// its engine in CI; counts the connections made through it. With
+/// `stall_builds`, a build request is held forever once it starts: the
+/// build is certainly under way when a test interrupts it.
+pub struct EngineOnTcp {
+    pub port: u16,
+    pub connections: Arc<AtomicUsize>,
+    pub stalled_builds: Arc<AtomicUsize>,
+}
+
+impl EngineOnTcp {
+    pub fn start(stall_builds: bool) -> EngineOnTcp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let stalled_builds = Arc::new(AtomicUsize::new(0));
+        let (counted, stalled) = (connections.clone(), stalled_builds.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Ok(engine) = std::os::unix::net::UnixStream::connect("/var/run/docker.sock") else {
+                    continue;
+                };
+                let stall = stall_builds.then(|| stalled.clone());
+                relay(client, engine, stall);
+            }
+        });
+        EngineOnTcp { port, connections, stalled_builds }
+    }
+}
+
+/// Copies bytes both ways until each side closes (BuildKit's session is an
+/// upgraded connection, so this is a plain byte relay), holding the
+/// connection still once the client sends a build request when asked to.
+fn relay(
+    client: std::net::TcpStream,
+    engine: std::os::unix::net::UnixStream,
+    stall: Option<Arc<AtomicUsize>>,
+) {
+    let (mut client_in, mut engine_out) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = client_in.read(&mut buffer) {
+            let chunk = &buffer[..n];
+            if let Some(stalled) = &stall {
+                if chunk.windows(7).any(|w| w == b"/build?") {
+                    stalled.fetch_add(1, Ordering::SeqCst);
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                    }
+                }
+            }
+            if engine_out.write_all(chunk).is_err() {
+                break;
+            }
+        }
+        let _ = engine_out.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut engine_in, mut client_out) = (engine, client);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut engine_in, &mut client_out);
+        let _ = client_out.shutdown(std::net::Shutdown::Write);
+    });
+}

@@ -2,19 +2,22 @@
 //! context, inspect, and push with credentials passed per request. Nothing
 //! here runs `docker login` or writes a credential anywhere.
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptionsBuilder, PushImageOptionsBuilder};
+use bollard::query_parameters::PushImageOptionsBuilder;
 use bollard::Docker;
 use futures_util::StreamExt;
 
-use crate::context;
+pub(crate) mod build;
+pub(crate) mod host;
 
 pub(crate) struct Engine {
     docker: Docker,
+    /// Where the engine is, for messages.
+    pub(crate) host: host::EngineHost,
+    /// Set once the engine has refused a BuildKit session (or XTASK_BUILDER
+    /// asks for it): builds go to the classic builder.
+    classic_only: std::sync::atomic::AtomicBool,
 }
 
 /// What went wrong talking to a registry, as far as a retry is concerned.
@@ -33,31 +36,30 @@ pub(crate) struct PushError {
     pub(crate) message: String,
 }
 
-pub(crate) struct BuildRequest<'a> {
-    pub(crate) context: &'a Path,
-    /// Relative to the context.
-    pub(crate) dockerfile: &'a str,
-    pub(crate) tag: &'a str,
-    pub(crate) platform: &'a str,
-    pub(crate) build_args: HashMap<String, String>,
-    pub(crate) labels: HashMap<String, String>,
-}
+/// How long one engine request may take before bollard gives up on it. A
+/// build's answer streams for as long as the build runs, so this is long;
+/// registry calls through the engine have their own, shorter bounds.
+const ENGINE_REQUEST_SECONDS: u64 = 3 * 3600;
 
 impl Engine {
-    /// Connects as the docker CLI would (`DOCKER_HOST`, else the local
-    /// socket) and agrees on an API version the engine speaks.
+    /// Connects as the docker CLI would (`DOCKER_HOST`, the current docker
+    /// context, else the local socket) and agrees on an API version.
     pub(crate) async fn connect() -> Result<Engine> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let host = host::from_environment()?;
         let unreachable = |e: &dyn std::fmt::Display| {
-            anyhow!(
-                "cannot reach the Docker Engine at {host}: {e}; start it (for example `sudo systemctl start docker`) \
-                 or point DOCKER_HOST at it"
-            )
+            let remedy = if host.url.starts_with("unix://") {
+                "start it (for example `sudo systemctl start docker`) or point DOCKER_HOST at it"
+            } else {
+                "check that it runs there and that this machine may reach it, or unset DOCKER_HOST and run \
+                 `docker context use default` for the local engine"
+            };
+            anyhow!("cannot reach the Docker Engine at {host}: {e}; {remedy}")
         };
-        let docker = Docker::connect_with_local_defaults().map_err(|e| unreachable(&e))?;
+        let docker = connect_to(&host).map_err(|e| unreachable(&e))?;
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(&e))?;
         docker.ping().await.map_err(|e| unreachable(&e))?;
-        Ok(Engine { docker })
+        let classic_only = std::env::var("XTASK_BUILDER").is_ok_and(|v| v == "classic");
+        Ok(Engine { docker, host, classic_only: classic_only.into() })
     }
 
     /// The engine's version and the API version agreed on, for `doctor`.
@@ -72,59 +74,6 @@ impl Engine {
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
             Err(e) => Err(e).with_context(|| format!("inspect image {reference}")),
         }
-    }
-
-    /// Builds an image; returns the build log. On failure the error carries
-    /// the whole log, so the user sees why without running anything again.
-    pub(crate) async fn build(
-        &self,
-        request: BuildRequest<'_>,
-        mut progress: impl FnMut(&str),
-    ) -> Result<String> {
-        let files = context::files(request.context, request.dockerfile)?;
-        let (chunks, writer) = context::stream(request.context.to_path_buf(), files);
-        let body = futures_util::stream::unfold(chunks, |mut chunks| async move {
-            chunks.recv().await.map(|chunk| (chunk, chunks))
-        });
-        let options = BuildImageOptionsBuilder::default()
-            .dockerfile(request.dockerfile)
-            .t(request.tag)
-            .platform(request.platform)
-            .buildargs(&request.build_args)
-            .labels(&request.labels)
-            .rm(true)
-            .forcerm(true)
-            .build();
-        let mut stream = self.docker.build_image(options, None, Some(bollard::body_try_stream(body)));
-        let mut log = String::new();
-        let mut failure = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
-                        log.push_str(text);
-                        for line in text.lines().filter(|l| l.starts_with("Step ")) {
-                            progress(line);
-                        }
-                    }
-                    if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-                        failure = Some(detail);
-                    }
-                }
-                Err(e) => {
-                    failure = Some(engine_message(e));
-                    break;
-                }
-            }
-        }
-        let written = writer.await.context("the build-context writer stopped")?;
-        if let Some(failure) = failure {
-            // A context that could not be read is the cause, not the engine's complaint about it.
-            written?;
-            bail!("{}\n--- build log ---\n{}", failure.trim(), log.trim_end());
-        }
-        written?;
-        Ok(log)
     }
 
     /// Whether the registry has the reference: asked through the engine, so
@@ -227,6 +176,32 @@ impl Engine {
             message: "the engine finished the push without reporting a digest".to_string(),
         })
     }
+}
+
+/// A client for the engine at `host`; TLS with the CLI's certificate files.
+fn connect_to(host: &host::EngineHost) -> Result<Docker, bollard::errors::Error> {
+    let version = bollard::API_DEFAULT_VERSION;
+    let docker = match (&host.tls, host.url.as_str()) {
+        (Some(tls), url) if !url.starts_with("ssh://") && !url.starts_with("unix://") => {
+            let dir = &tls.certificates;
+            Docker::connect_with_ssl(
+                url,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                ENGINE_REQUEST_SECONDS,
+                version,
+            )?
+        }
+        (_, url) if url.starts_with("unix://") => {
+            Docker::connect_with_unix(url, ENGINE_REQUEST_SECONDS, version)?
+        }
+        (_, url) if url.starts_with("ssh://") => {
+            Docker::connect_with_ssh(url, ENGINE_REQUEST_SECONDS, version, None)?
+        }
+        (_, url) => Docker::connect_with_http(url, ENGINE_REQUEST_SECONDS, version)?,
+    };
+    Ok(docker)
 }
 
 /// The engine's own words, without bollard's wrapping.
