@@ -56,8 +56,19 @@ impl Engine {
             anyhow!("cannot reach the Docker Engine at {host}: {e}; {remedy}")
         };
         let docker = connect_to(&host).map_err(|e| unreachable(&e))?;
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(&e))?;
-        docker.ping().await.map_err(|e| unreachable(&e))?;
+        // Requests may stream for hours (a build), so the client's own limit
+        // is long; an engine that does not even answer a ping is found here.
+        let limit = crate::aws::call_timeout();
+        let answered = tokio::time::timeout(limit, async {
+            let docker = docker.negotiate_version().await.map_err(|e| unreachable(&e))?;
+            docker.ping().await.map_err(|e| unreachable(&e))?;
+            anyhow::Ok(docker)
+        })
+        .await;
+        let docker = match answered {
+            Ok(docker) => docker?,
+            Err(_) => return Err(unreachable(&format!("no answer within {}", crate::deploy::human(limit)))),
+        };
         let classic_only = std::env::var("XTASK_BUILDER").is_ok_and(|v| v == "classic");
         Ok(Engine { docker, host, classic_only: classic_only.into() })
     }
