@@ -93,6 +93,20 @@ fn checked(host: EngineHost) -> Result<EngineHost> {
             host.source
         );
     }
+    // bollard hands `host:port` to ssh as the host name, which ssh cannot
+    // resolve; a Host entry of the ssh configuration carries the port instead.
+    if let Some(authority) = host.url.strip_prefix("ssh://") {
+        let machine = authority.rsplit_once('@').map_or(authority, |(_, machine)| machine);
+        if let Some((name, port)) = machine.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()) {
+            bail!(
+                "the Docker Engine address `{}` from {} names an ssh port, which this tool cannot pass to ssh; \
+                 add `Host {name}` with `Port {port}` to ~/.ssh/config and use ssh://{}",
+                host.url,
+                host.source,
+                authority.trim_end_matches(&format!(":{port}"))
+            );
+        }
+    }
     Ok(host)
 }
 
@@ -156,6 +170,14 @@ mod tests {
         let err = resolve(&Settings { docker_host: Some("10.0.0.5:2376".into()), ..settings(dir.path()) })
             .unwrap_err();
         assert!(format!("{err}").contains("`10.0.0.5:2376` from DOCKER_HOST is not one"), "{err}");
+        let err =
+            resolve(&Settings { docker_host: Some("ssh://ci@builder:2222".into()), ..settings(dir.path()) })
+                .unwrap_err();
+        assert!(
+            format!("{err}")
+                .ends_with("add `Host builder` with `Port 2222` to ~/.ssh/config and use ssh://ci@builder"),
+            "{err}"
+        );
     }
 
     #[test]

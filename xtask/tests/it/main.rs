@@ -16,5 +16,6 @@ mod images;
 mod model_errors;
 mod proxy;
 mod release_plan;
+mod remote_engines;
 mod render;
 mod servers;
