@@ -133,7 +133,8 @@ fn an_engine_over_ssh_is_reached_through_the_ssh_binary() {
     let refused =
         repo.xtask_with(&["build", "--force"], &[("DOCKER_HOST", &host), ("PATH", &path)]).failure();
     assert!(
-        refused.stderr.contains("add `Host 127.0.0.1` with `Port ")
+        refused.stderr.contains(&format!("`{host}` from DOCKER_HOST names an ssh port"))
+            && refused.stderr.contains("add `Host 127.0.0.1` with `Port ")
             && refused.stderr.contains("use ssh://root@127.0.0.1\n"),
         "{}",
         refused.stderr
