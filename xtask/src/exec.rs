@@ -398,7 +398,8 @@ impl<'w> Executor<'w> {
     /// The service's previous image in the registry, whose inline cache lets
     /// an engine with an empty cache build only the layers that changed: the
     /// image of the commit that changed the service's inputs before this one
-    /// (for uncommitted changes, the image of HEAD). None when this run has
+    /// (for uncommitted changes, the image of HEAD), with the build arguments
+    /// of this build. None when this run has
     /// no registry session or the registry does not have that image.
     async fn cache_source(&self, service: &Service) -> Option<String> {
         let ecr = self.ecr.as_ref()?;
@@ -406,8 +407,9 @@ impl<'w> Executor<'w> {
         let image = self.workspace.revision.image(&service.name);
         let before = if image.dirty { "HEAD".to_string() } else { format!("{}^", image.commit) };
         let commit = self.workspace.git.image_commit_at(&before, inputs)?;
-        let reference =
-            format!("{}/{}:{}", self.registry, service.repository, crate::git::image_tag_of(&commit));
+        // The same build arguments as now: usually what the previous image was built with.
+        let tag = crate::identity::tag(&commit, image.build_args_digest.as_deref(), false);
+        let reference = format!("{}/{}:{tag}", self.registry, service.repository);
         let credentials = ecr.credentials().await.ok()?;
         match self.engine.registry_has(&reference, &credentials).await {
             Ok(Some(_)) => Some(reference),
@@ -486,10 +488,15 @@ impl<'w> Executor<'w> {
         let dockerfile = service.dockerfile.strip_prefix(&service.context).unwrap_or(&service.dockerfile);
         let dockerfile = dockerfile.to_string_lossy();
         let revision = &self.workspace.revision;
+        let image = revision.image(&service.name);
+        // The commit's time, not the clock's: the same inputs give the same image config.
         let mut labels = HashMap::from([
-            (taskdef::REVISION_LABEL.to_string(), revision.image(&service.name).commit.clone()),
-            ("org.opencontainers.image.created".to_string(), now_rfc3339()),
+            (taskdef::REVISION_LABEL.to_string(), image.commit.clone()),
+            ("org.opencontainers.image.created".to_string(), rfc3339(image.commit_time)),
         ]);
+        if let Some(digest) = &image.build_args_digest {
+            labels.insert(crate::identity::BUILD_ARGS_LABEL.to_string(), digest.clone());
+        }
         if let Some(source) = &revision.source {
             labels.insert("org.opencontainers.image.source".to_string(), source.clone());
         }
@@ -517,6 +524,7 @@ impl<'w> Executor<'w> {
                     labels,
                     credentials,
                     cache_from,
+                    source_date_epoch: image.commit_time,
                 },
                 |line| {
                     if verbose {
@@ -1143,9 +1151,16 @@ fn interrupted(plan: &Plan, state: &[State], (signal, code): (&'static str, u8))
     deploy::Failed { code, message }.into()
 }
 
-/// The time now as RFC 3339 in UTC, for labels and the lock's holder line.
+/// The time now as RFC 3339 in UTC, for the lock's holder line and the history.
 pub(crate) fn now_rfc3339() -> String {
     aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// A time in seconds since 1970 as RFC 3339 in UTC.
+pub(crate) fn rfc3339(seconds: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(seconds)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }

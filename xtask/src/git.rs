@@ -52,6 +52,12 @@ pub(crate) struct ImageRevision {
     /// inputs cannot be told apart).
     pub(crate) dirty: bool,
     pub(crate) image_tag: String,
+    /// When `commit` was made (seconds since 1970): the images' `created`
+    /// label, so that a rebuild of the same inputs gives the same config.
+    pub(crate) commit_time: i64,
+    /// The digest of the rendered build arguments in the tag, once
+    /// identity.rs has given the tag for an environment.
+    pub(crate) build_args_digest: Option<String>,
 }
 
 impl Revision {
@@ -158,15 +164,26 @@ impl Git {
                 Some(inputs) if !service_dirty => tracked.push((service.name.clone(), inputs)),
                 _ => {
                     let tag = if service_dirty { format!("{short_sha}-dirty") } else { short_sha.clone() };
-                    let image = ImageRevision { commit: sha.clone(), dirty: service_dirty, image_tag: tag };
+                    let image = ImageRevision {
+                        commit: sha.clone(),
+                        dirty: service_dirty,
+                        image_tag: tag,
+                        commit_time: commit.time().seconds(),
+                        build_args_digest: None,
+                    };
                     images.insert(service.name.clone(), image);
                 }
             }
         }
-        for (name, commit) in self.last_changes(&commit, tracked)? {
-            let commit = commit.to_string();
+        for (name, oid) in self.last_changes(&commit, tracked)? {
+            let commit_time =
+                self.repo.find_commit(oid).context("read a commit of the git history")?.time().seconds();
+            let commit = oid.to_string();
             let image_tag = image_tag_of(&commit);
-            images.insert(name, ImageRevision { commit, dirty: false, image_tag });
+            images.insert(
+                name,
+                ImageRevision { commit, dirty: false, image_tag, commit_time, build_args_digest: None },
+            );
         }
         Ok(Revision { sha, short_sha, dirty, tags, image_tag, source, images })
     }

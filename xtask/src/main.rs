@@ -15,6 +15,7 @@ mod findings;
 mod flags;
 mod git;
 mod history;
+mod identity;
 mod lock;
 mod net;
 mod plan;

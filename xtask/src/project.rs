@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -197,9 +198,10 @@ impl Project {
 
     /// What a service's image is made of, as paths relative to the project
     /// root: its folder, its build context, its declared `inputs`, and the
-    /// same for every service it is built from. `None` when a build argument
-    /// is a template that reads more than `images.<service>`, since then the
-    /// environment or the process can change the image without any commit.
+    /// same for every service it is built from. What build arguments read
+    /// from the environment is not a path: it goes into the tag's digest
+    /// (identity.rs). `None` when a path leaves the project, or a build
+    /// argument does not render, so its images cannot be told.
     pub(crate) fn image_inputs(&self, service: &Service) -> Option<Vec<PathBuf>> {
         let mut inputs = Vec::new();
         let mut seen = Vec::new();
@@ -225,9 +227,11 @@ impl Project {
             inputs.push(within_root(path)?);
         }
         let mut upstream: Vec<&str> = service.after.iter().map(String::as_str).collect();
+        let mut upstream_read = Vec::new();
         for template in service.build_args.values() {
-            upstream.extend(images_read_by(template)?);
+            upstream_read.extend(images_read_by(template)?);
         }
+        upstream.extend(upstream_read.iter().map(String::as_str));
         for name in upstream {
             self.collect_image_inputs(self.service(name)?, inputs, seen)?;
         }
@@ -258,30 +262,38 @@ fn within_root(path: &Path) -> Option<PathBuf> {
     Some(resolved)
 }
 
-/// The services a build-argument template names as `{{ images.<service> }}`,
-/// or `None` when it has any other expression or tag.
-fn images_read_by(template: &str) -> Option<Vec<&str>> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        match after.chars().next() {
-            Some('{') => {
-                let close = after.find("}}")?;
-                let expression = after[1..close].trim().trim_start_matches('-').trim_end_matches('-').trim();
-                let name = expression.strip_prefix("images.")?;
-                if name.is_empty()
-                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                {
-                    return None;
-                }
-                names.push(name);
-                rest = &after[close + 2..];
-            }
-            Some('%' | '#') => return None,
-            _ => rest = after,
+/// The services whose images a build-argument template reads, in either
+/// form (`images.base`, `images['web-base']`, `images.get(...)` with a
+/// literal), found by rendering it once with an `images` that records what
+/// is asked of it; anything else the template reads renders as nothing
+/// (its value is part of the tag's digest, see identity.rs). `None` when
+/// the template does not render even so: the caller then cannot tell
+/// which images it is made from.
+fn images_read_by(template: &str) -> Option<Vec<String>> {
+    use minijinja::value::{Object, Rest, Value};
+
+    #[derive(Debug, Default)]
+    struct ImagesAsked(Mutex<Vec<String>>);
+
+    impl Object for ImagesAsked {
+        fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+            let name = key.as_str()?;
+            self.0.lock().unwrap().push(name.to_string());
+            Some(Value::from(format!("image-of-{name}")))
         }
     }
+
+    let asked = Arc::new(ImagesAsked::default());
+    let mut jinja = minijinja::Environment::new();
+    jinja.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    for function in ["env", "secret"] {
+        jinja.add_function(function, |_: Rest<Value>| String::new());
+    }
+    let images = Value::from_dyn_object(asked.clone());
+    jinja.render_str(template, minijinja::context! { images => images }).ok()?;
+    let mut names = asked.0.lock().unwrap().clone();
+    names.sort();
+    names.dedup();
     Some(names)
 }
 
@@ -539,14 +551,22 @@ mod tests {
     }
 
     #[test]
-    fn build_args_that_only_name_images_keep_an_image_tied_to_its_inputs() {
-        assert_eq!(images_read_by("plain"), Some(vec![]));
-        assert_eq!(images_read_by("{{ images.base }}"), Some(vec!["base"]));
-        assert_eq!(images_read_by("x-{{images.base}}-{{ images.tools }}"), Some(vec!["base", "tools"]));
-        assert_eq!(images_read_by("{{ values.api_url }}"), None);
-        assert_eq!(images_read_by("{{ env(\"TOKEN\") }}"), None);
-        assert_eq!(images_read_by("{% if x %}a{% endif %}"), None);
-        assert_eq!(images_read_by("{{ images.base | lower }}"), None);
+    fn build_args_name_the_images_they_read_in_any_form() {
+        let read = |template| images_read_by(template).map(|names| names.join(","));
+        assert_eq!(read("plain").as_deref(), Some(""));
+        assert_eq!(read("{{ images.base }}").as_deref(), Some("base"));
+        assert_eq!(read("x-{{images.base}}-{{ images.tools }}").as_deref(), Some("base,tools"));
+        // Hyphenated names, which `images.web-base` cannot reach (it is a subtraction).
+        assert_eq!(read("{{ images['web-base'] }}").as_deref(), Some("web-base"));
+        assert_eq!(read("{{ images[\"web-base\"] | lower }}").as_deref(), Some("web-base"));
+        assert_eq!(
+            read("{% if values.slim %}{{ images.slim }}{% else %}{{ images.full }}{% endif %}").as_deref(),
+            Some("full")
+        );
+        // Other reads are the digest's business, not the inputs'.
+        assert_eq!(read("{{ values.api_url }}").as_deref(), Some(""));
+        assert_eq!(read("{{ env(\"TOKEN\") }}-{{ images.base }}").as_deref(), Some("base"));
+        assert_eq!(read("{{ unclosed"), None);
     }
 
     #[test]
@@ -576,7 +596,15 @@ mod tests {
                 "services/web/Dockerfile"
             ]
         );
-        assert_eq!(project.image_inputs(project.service("job").unwrap()), None);
+        // A build argument reading the environment leaves the image tied to
+        // its files; the value goes into the tag's digest instead.
+        let job: Vec<_> = project
+            .image_inputs(project.service("job").unwrap())
+            .unwrap()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(job, ["services/job", "services/job/Dockerfile"]);
     }
 
     #[test]

@@ -374,7 +374,9 @@ impl<'p> Renderer<'p> {
     /// Renders one template string, for build arguments.
     fn render_str(&mut self, origin: &str, source: &str) -> Result<String, String> {
         let value = Value::from(Serde(&self.context));
-        self.jinja.render_str(source, value).map_err(|e| format!("{origin}: {}", describe(&e)))
+        self.jinja
+            .render_str(source, value)
+            .map_err(|e| format!("{origin}: {}{}", describe(&e), hyphen_hint(source)))
     }
 
     /// The process variables templates asked for and the process lacks, sorted.
@@ -417,7 +419,9 @@ pub(crate) fn render_all<'s>(
     scope: Scope,
     secrets: Secrets,
 ) -> Report<'s> {
-    let mut renderer = Renderer::new(project, environment, revision, secrets);
+    // The tags this environment gives the images, whatever revision came in.
+    let revision = crate::identity::for_environment(project, environment, revision);
+    let mut renderer = Renderer::new(project, environment, &revision, secrets);
     let mut problems = Vec::new();
     let mut rendered = Vec::with_capacity(services.len());
     for &service in services {
@@ -466,7 +470,29 @@ fn render_template<C: Serialize>(
     context: &C,
 ) -> Result<String, String> {
     let template = load_template(jinja, project, name)?;
-    template.render(Value::from(Serde(context))).map_err(|e| located(&e))
+    template
+        .render(Value::from(Serde(context)))
+        .map_err(|e| format!("{}{}", located(&e), hyphen_hint(template.source())))
+}
+
+/// `images.web-base` reads to minijinja as `images.web` minus `base`: when a
+/// template that failed has such a name, the error says how to write it.
+fn hyphen_hint(source: &str) -> String {
+    let mut rest = source;
+    while let Some(at) = rest.find("images.") {
+        let after = &rest[at + "images.".len()..];
+        let name: String =
+            after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+        let name = name.trim_end_matches('-');
+        if name.contains('-') {
+            return format!(
+                "; minijinja reads `images.{name}` as a subtraction: write `images['{name}']` for a service \
+                 whose name has a `-`"
+            );
+        }
+        rest = after;
+    }
+    String::new()
 }
 
 fn process_variable(

@@ -107,7 +107,13 @@ fn revision(project: &Project) -> Revision {
         .services
         .iter()
         .map(|s| {
-            let image = ImageRevision { commit: sha.clone(), dirty: false, image_tag: sha[..12].to_string() };
+            let image = ImageRevision {
+                commit: sha.clone(),
+                dirty: false,
+                image_tag: sha[..12].to_string(),
+                commit_time: 0,
+                build_args_digest: None,
+            };
             (s.name.clone(), image)
         })
         .collect();

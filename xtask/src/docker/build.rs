@@ -31,6 +31,9 @@ pub(crate) struct BuildRequest<'a> {
     pub(crate) credentials: HashMap<String, DockerCredentials>,
     /// Images in a registry whose inline cache the build may reuse.
     pub(crate) cache_from: Vec<String>,
+    /// The commit's time (seconds since 1970), as SOURCE_DATE_EPOCH: BuildKit
+    /// 0.11 and later date the image by it, so a rebuild gives the same image.
+    pub(crate) source_date_epoch: i64,
 }
 
 /// What a finished build says about itself.
@@ -98,6 +101,7 @@ impl Engine {
             // The pushed image carries its own cache metadata, so the next
             // build on an empty engine can reuse its unchanged layers.
             build_args.insert("BUILDKIT_INLINE_CACHE".to_string(), "1".to_string());
+            build_args.insert("SOURCE_DATE_EPOCH".to_string(), request.source_date_epoch.to_string());
             options = options
                 .version(BuilderVersion::BuilderBuildKit)
                 .session(&session_id())

@@ -40,7 +40,7 @@ impl Workspace {
         let project = Project::discover()?;
         let environment = project.environment(environment)?;
         let git = Git::open(&project.root)?;
-        let revision = git.revision(&project)?;
+        let revision = crate::identity::for_environment(&project, &environment, &git.revision(&project)?);
         Ok(Workspace { project, environment, git, revision })
     }
 

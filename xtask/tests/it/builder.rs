@@ -207,7 +207,8 @@ fn a_changed_image_is_built_with_its_previous_image_as_cache_source() {
     let run = project.xtask(&["push", "--env", "dev", "--service", "app"], s.moto_port).success();
     assert!(run.stdout.contains(&format!(", cache from {before})\n")), "{}", run.stdout);
     // The pushed image carries BuildKit's inline cache metadata for the next build.
-    let after = project.image("app", s.registry_port);
+    let built = run.stdout.lines().find(|l| l.starts_with("build app ")).unwrap();
+    let after = built.split(" built ").nth(1).unwrap().split_whitespace().next().unwrap();
     let config = Command::new("skopeo")
         .args([
             "inspect",

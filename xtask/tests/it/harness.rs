@@ -122,6 +122,26 @@ impl Repo {
         self.short_sha_of("HEAD")
     }
 
+    /// The tag of an image with build arguments at a commit's tag: the
+    /// commit, then the first 8 hex digits of the SHA-256 of its rendered
+    /// arguments as `NAME=<length>:<value>` lines in name order (the form the
+    /// README documents), computed here with `sha256sum`, not the tool's code.
+    pub fn tag_with_args(commit_tag: &str, args: &[(&str, &str)]) -> String {
+        let mut sorted = args.to_vec();
+        sorted.sort();
+        let text: String =
+            sorted.iter().map(|(name, value)| format!("{name}={}:{value}\n", value.len())).collect();
+        let mut child = Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        format!("{commit_tag}-{}", &String::from_utf8(out.stdout).unwrap()[..8])
+    }
+
     /// The tag images get that were last changed by a given commit.
     pub fn short_sha_of(&self, revision: &str) -> String {
         let out = self.git(&["rev-parse", "--short=12", revision]);

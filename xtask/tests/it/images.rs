@@ -14,6 +14,8 @@ use crate::servers::{servers, ECR_PASSWORD, ECR_USER};
 pub(crate) struct Images {
     pub(crate) repo: Repo,
     pub(crate) prefix: String,
+    /// The port env/dev.toml names (a proxy's, in some tests): the tags are made from it.
+    registry_port: u16,
 }
 
 pub(crate) fn images(registry_port: u16) -> Images {
@@ -52,12 +54,23 @@ pub(crate) fn images(registry_port: u16) -> Images {
     repo.write("services/app/logs/debug.log", "noise\n");
     repo.git(&["remote", "add", "origin", "https://example.com/shop.git"]);
     repo.commit();
-    Images { repo, prefix }
+    Images { repo, prefix, registry_port }
 }
 
 impl Images {
+    /// A service's image at HEAD, as reached through `port`.
     pub(crate) fn image(&self, service: &str, port: u16) -> String {
-        format!("127.0.0.1:{port}/{}/{service}:{}", self.prefix, self.repo.short_sha())
+        format!("127.0.0.1:{port}/{}/{service}:{}", self.prefix, self.tag(service))
+    }
+
+    /// A service's tag at HEAD: the app is built FROM the base, so its tag
+    /// carries the digest of that argument, as the project names the base.
+    pub(crate) fn tag(&self, service: &str) -> String {
+        let sha = self.repo.short_sha();
+        match service {
+            "app" => Repo::tag_with_args(&sha, &[("BASE", &self.image("base", self.registry_port))]),
+            _ => sha,
+        }
     }
 
     pub(crate) fn xtask(&self, args: &[&str], aws_port: u16) -> Run {
@@ -384,7 +397,7 @@ fn push_refuses_a_dirty_tree_unless_allowed() {
         format!(
             "error: the working tree has uncommitted changes that reach the image of app ({}-dirty), tagged with no \
              commit that explains them; commit or stash them, or pass --allow-dirty\n",
-            project.repo.short_sha()
+            project.tag("app")
         )
     );
 }

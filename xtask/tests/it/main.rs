@@ -12,6 +12,7 @@ mod faults;
 mod harness;
 mod help;
 mod hooks;
+mod identity;
 mod images;
 mod model_errors;
 mod proxy;

@@ -27,6 +27,8 @@ fn dry_run_prints_the_plan_in_stages() {
     let web = repo.short_sha_of("HEAD~1");
     let full = String::from_utf8(repo.git(&["rev-parse", "HEAD"]).stdout).unwrap();
     let run = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success();
+    // The api is built FROM the base: its tag carries the digest of that argument.
+    let api = Repo::tag_with_args(&sha, &[("BASE", &format!("127.0.0.1:5000/base:{sha}"))]);
     let expected = format!(
         "release plan: env dev, commit {sha}, 3 services: api, base, web
 region us-east-1, cluster local, registry 127.0.0.1:5000
@@ -43,11 +45,11 @@ stage 2 (7 in parallel)
   ensure-repo base  repository base in us-east-1
   ensure-repo web   repository web in us-east-1
 stage 3 (3 in parallel)
-  build api         services/api/Dockerfile (context services/api) for linux/amd64, --build-arg BASE -> 127.0.0.1:5000/demo/api:{sha}
+  build api         services/api/Dockerfile (context services/api) for linux/amd64, --build-arg BASE -> 127.0.0.1:5000/demo/api:{api}
   push base         127.0.0.1:5000/base:{sha}, unless the registry has it
   push web          127.0.0.1:5000/web:{web}, unless the registry has it
 stage 4 (2 in parallel)
-  push api          127.0.0.1:5000/demo/api:{sha}, unless the registry has it
+  push api          127.0.0.1:5000/demo/api:{api}, unless the registry has it
   register web      task definition family demo-web, image pinned to its digest, unless unchanged
 stage 5 (2 in parallel)
   register api      task definition family demo-api, image pinned to its digest, unless unchanged
