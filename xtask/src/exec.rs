@@ -497,6 +497,14 @@ impl<'w> Executor<'w> {
         if let Some(digest) = &image.build_args_digest {
             labels.insert(crate::identity::BUILD_ARGS_LABEL.to_string(), digest.clone());
         }
+        // The paths whose last commit is the tag's commit.
+        if let Some(inputs) = self.workspace.project.image_inputs(service) {
+            let inputs: Vec<String> = inputs
+                .iter()
+                .map(|p| if p.as_os_str().is_empty() { ".".to_string() } else { p.display().to_string() })
+                .collect();
+            labels.insert(crate::identity::INPUTS_LABEL.to_string(), inputs.join(","));
+        }
         if let Some(source) = &revision.source {
             labels.insert("org.opencontainers.image.source".to_string(), source.clone());
         }

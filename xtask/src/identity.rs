@@ -22,6 +22,10 @@ const DIGEST_LEN: usize = 8;
 /// The image label that records the build arguments' digest.
 pub(crate) const BUILD_ARGS_LABEL: &str = "dev.xtask.build-args.digest";
 
+/// The image label that lists the paths (relative to the project) whose
+/// last commit the tag names.
+pub(crate) const INPUTS_LABEL: &str = "dev.xtask.inputs";
+
 /// The revision with each service's final tag for this environment. Pure
 /// and idempotent: tags are made again from each image's commit.
 pub(crate) fn for_environment(project: &Project, environment: &Environment, revision: &Revision) -> Revision {

@@ -20,7 +20,9 @@ pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
         let mut unreadable = Vec::new();
         for service in &services {
             let shown = match service.task_definition_template {
-                Some(_) => deployed(&session.in_cluster(service.cluster(environment)), service).await,
+                Some(_) => {
+                    deployed(&workspace, &session.in_cluster(service.cluster(environment)), service).await
+                }
                 None => built(&workspace, service).await,
             };
             if let Err(e) = shown {
@@ -43,7 +45,7 @@ pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
 }
 
 /// A deployed service: what its ECS service runs, and its recorded releases.
-async fn deployed(ecs: &Ecs, service: &Service) -> Result<()> {
+async fn deployed(workspace: &Workspace, ecs: &Ecs, service: &Service) -> Result<()> {
     let state = ecs.service(&service.ecs_service).await?;
     let definition = ecs.task_definition(&state.task_definition).await?;
     let (images, commit) = match &definition {
@@ -67,6 +69,9 @@ async fn deployed(ecs: &Ecs, service: &Service) -> Result<()> {
     println!("  revision  {}", short_name(&state.task_definition));
     println!("  commit    {commit}");
     println!("  image     {images}");
+    // What a release of this commit would run, and why it is tagged so.
+    let wanted = image_reference(&registry_host(&workspace.environment), service, &workspace.revision);
+    println!("  this commit's image {wanted}{}", identity_note(workspace, service));
     println!("  rollout   {rollout}, {}/{} tasks running", state.running, state.desired);
     let record = |arn: &str, commit: &str| {
         format!("{} ({})", short_name(arn), commit.chars().take(12).collect::<String>())
@@ -98,6 +103,14 @@ async fn built(workspace: &Workspace, service: &Service) -> Result<()> {
         Err(e) => bail!("look up {image}: {}", e.message.trim()),
     };
     println!("{} (built, not deployed: no task definition template)", service.name);
-    println!("  image     {image}, {found}");
+    println!("  image     {image}, {found}{}", identity_note(workspace, service));
     Ok(())
+}
+
+/// ` (build arguments' digest 1a2b3c4d)` when the tag carries one.
+fn identity_note(workspace: &Workspace, service: &Service) -> String {
+    match &workspace.revision.image(&service.name).build_args_digest {
+        Some(digest) => format!(" (build arguments' digest {digest})"),
+        None => String::new(),
+    }
 }

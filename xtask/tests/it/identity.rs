@@ -78,9 +78,20 @@ fn environments_sharing_a_registry_share_an_image_only_when_they_render_the_same
     assert_eq!(label(&dev_web, "backend"), "https://api.dev.example.com");
     assert_eq!(label(&staging_web, "backend"), "https://api.staging.example.com");
     assert_eq!(label(&dev_web, "dev.xtask.build-args.digest"), dev_web.rsplit('-').next().unwrap());
+    assert_eq!(label(&dev_web, "dev.xtask.inputs"), "services/web,services/web/Dockerfile");
     // A service without build arguments keeps the plain commit tag, shared by all.
     assert_eq!(built_image(&dev.stdout, "api"), format!("127.0.0.1:{}/{name}/api:{sha}", s.registry_port));
     assert!(staging.stdout.contains("build api          skipped: "), "{}", staging.stdout);
+    // `status` shows the image this commit wants and its digest.
+    let status = repo.xtask_aws(&["status", "--env", "staging", "--service", "web"], s.moto_port).success();
+    let digest = staging_web.rsplit('-').next().unwrap();
+    assert!(
+        status.stdout.contains(&format!(
+            "  image     {staging_web}, not in the registry yet (build arguments' digest {digest})\n"
+        )),
+        "{}",
+        status.stdout
+    );
     // qa renders what dev renders: the same image, already there.
     let qa = repo.xtask(&["build", "--env", "qa"]).success();
     assert!(qa.stdout.contains(&format!("build web          skipped: {dev_web} exists")), "{}", qa.stdout);
@@ -196,4 +207,86 @@ fn hyphenated_services_are_followed_in_the_form_minijinja_reads() {
         "{}",
         wrong.stderr
     );
+}
+
+/// The tag `release --dry-run` plans for a service's build.
+fn planned_tag(repo: &Repo, service: &str) -> String {
+    let plan = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success().stdout;
+    let line = plan
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("build {service} ")))
+        .unwrap_or_else(|| panic!("no build {service} in:\n{plan}"));
+    line.rsplit(':').next().unwrap().to_string()
+}
+
+fn two_services(repo: &Repo) {
+    repo.write("env/dev.toml", crate::harness::DEV_TOML);
+    for service in ["old", "busy"] {
+        repo.write(&format!("services/{service}/Dockerfile"), "FROM scratch\nCOPY . /\n");
+    }
+}
+
+#[test]
+fn a_service_unchanged_for_longer_than_any_window_keeps_the_commit_that_changed_it() {
+    // 12,000 commits (more than the 10,000 the history walk used to stop
+    // at), written by git fast-import: `old` changed in the first only.
+    let repo = Repo::empty();
+    let mut stream = String::new();
+    for i in 0..12_000 {
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{}\ncommitter t <t@example.com> {} +0000\ndata 2\nc\n",
+            i + 1,
+            1_700_000_000 + i
+        ));
+        if i == 0 {
+            let env = crate::harness::DEV_TOML;
+            for (path, text) in [
+                ("env/dev.toml", env),
+                ("services/old/Dockerfile", "FROM scratch\nCOPY . /\n"),
+                ("services/busy/Dockerfile", "FROM scratch\nCOPY . /\n"),
+            ] {
+                stream.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
+            }
+        } else {
+            stream.push_str(&format!("from :{i}\n"));
+            let text = format!("{i}\n");
+            stream.push_str(&format!("M 100644 inline services/busy/n.txt\ndata {}\n{text}\n", text.len()));
+        }
+    }
+    let mut import = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(repo.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(import.stdin.as_mut().unwrap(), stream.as_bytes()).unwrap();
+    drop(import.stdin.take());
+    assert!(import.wait().unwrap().success(), "git fast-import");
+    repo.git(&["reset", "-q", "--hard", "main"]);
+    let first = String::from_utf8(repo.git(&["rev-list", "--max-parents=0", "HEAD"]).stdout).unwrap();
+    assert_eq!(planned_tag(&repo, "old"), first.trim()[..12]);
+    assert_eq!(planned_tag(&repo, "busy"), repo.short_sha());
+    // Another commit to the busy service moves nothing of the old one.
+    repo.write("services/busy/n.txt", "more\n");
+    repo.commit();
+    assert_eq!(planned_tag(&repo, "old"), first.trim()[..12]);
+}
+
+#[test]
+fn reftable_and_sha256_repositories_are_read() {
+    for format in ["--ref-format=reftable", "--object-format=sha256"] {
+        let repo = Repo::empty();
+        std::fs::remove_dir_all(repo.path().join(".git")).unwrap();
+        repo.git(&["init", "-q", "-b", "main", format]);
+        two_services(&repo);
+        repo.commit();
+        repo.write("services/busy/n.txt", "1\n");
+        repo.commit();
+        let old = String::from_utf8(repo.git(&["rev-parse", "HEAD~1"]).stdout).unwrap();
+        if format.contains("sha256") {
+            assert_eq!(old.trim().len(), 64, "{format}: a SHA-256 object id");
+        }
+        assert_eq!(planned_tag(&repo, "old"), old.trim()[..12], "{format}");
+        assert_eq!(planned_tag(&repo, "busy"), repo.short_sha(), "{format}");
+    }
 }
