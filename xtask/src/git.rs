@@ -105,11 +105,12 @@ struct Dated {
 impl Git {
     pub(crate) fn open(project_root: &Path) -> Result<Git> {
         let sh = shell(project_root)?;
-        let version = cmd!(sh, "git --version").quiet().ignore_status().output();
-        if !version.is_ok_and(|out| out.status.success()) {
+        // One call for both: each git process costs a few milliseconds.
+        let Ok(top) =
+            cmd!(sh, "git rev-parse --show-toplevel --show-prefix").quiet().ignore_status().output()
+        else {
             bail!("git is not installed (or not on PATH); image tags and release records come from git: install it");
-        }
-        let top = cmd!(sh, "git rev-parse --show-toplevel").quiet().ignore_status().output()?;
+        };
         if !top.status.success() {
             let said = String::from_utf8_lossy(&top.stderr);
             if said.contains("must be run in a work tree") {
@@ -121,11 +122,10 @@ impl Git {
                 project_root.display()
             );
         }
-        let workdir = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim_end_matches('\n'));
-        let prefix = cmd!(sh, "git rev-parse --show-prefix")
-            .quiet()
-            .read()
-            .context("ask git for the project's folder")?;
+        let text = String::from_utf8_lossy(&top.stdout);
+        let mut lines = text.lines();
+        let workdir = PathBuf::from(lines.next().context("git rev-parse named no work tree")?);
+        let prefix = lines.next().unwrap_or_default().to_string();
         Ok(Git { root: project_root.to_path_buf(), workdir, prefix })
     }
 
