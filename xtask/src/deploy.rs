@@ -241,17 +241,43 @@ pub(crate) fn duration_from_env(variable: &str) -> Option<Duration> {
 /// "10m", "90s", "1h", "500ms", or a bare number of seconds.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 =
-        number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}`; use ms, s, m or h")),
+    let not_a_duration = || format!("`{text}` is not a duration like 90s, 10m, 1h30m or 500ms");
+    // A bare number is seconds.
+    let seconds = match text.parse::<f64>() {
+        Ok(seconds) => seconds,
+        Err(_) => {
+            // Parts from the largest unit down, each once: `1h30m`, `2m10s`, `1.5h`.
+            let (mut total, mut rest, mut smallest_so_far) = (0.0, text, None);
+            while !rest.is_empty() {
+                let digits =
+                    rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(not_a_duration)?;
+                let (number, after) = rest.split_at(digits);
+                let number: f64 = number.parse().map_err(|_| not_a_duration())?;
+                let letters = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+                let (unit, next) = after.split_at(letters);
+                let (factor, rank) = match unit {
+                    "h" => (3600.0, 0),
+                    "m" => (60.0, 1),
+                    "s" => (1.0, 2),
+                    "ms" => (0.001, 3),
+                    _ => return Err(format!("`{text}`: unknown unit `{unit}`; use h, m, s or ms")),
+                };
+                if smallest_so_far.is_some_and(|smallest| rank <= smallest) {
+                    return Err(format!("`{text}`: write the units from hours down, each once, as in 1h30m"));
+                }
+                smallest_so_far = Some(rank);
+                total += number * factor;
+                rest = next;
+            }
+            if smallest_so_far.is_none() {
+                return Err(not_a_duration());
+            }
+            total
+        }
     };
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(not_a_duration());
+    }
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too long a duration"))
 }
 
@@ -341,8 +367,29 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("10 minutes").is_err());
-        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2m10s"), Ok(Duration::from_secs(130)));
+        assert_eq!(parse_duration("1h0m5s250ms"), Ok(Duration::from_millis(3_605_250)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("30m1h"),
+            Err("`30m1h`: write the units from hours down, each once, as in 1h30m".to_string())
+        );
+        assert_eq!(
+            parse_duration("5m5m"),
+            Err("`5m5m`: write the units from hours down, each once, as in 1h30m".to_string())
+        );
+        assert_eq!(
+            parse_duration("10 minutes"),
+            Err("`10 minutes`: unknown unit ` minutes`; use h, m, s or ms".to_string())
+        );
+        assert_eq!(
+            parse_duration("soon"),
+            Err("`soon` is not a duration like 90s, 10m, 1h30m or 500ms".to_string())
+        );
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5s").is_err());
+        assert_eq!(parse_duration("-5"), Err("`-5` is not a duration like 90s, 10m, 1h30m or 500ms".to_string()));
         assert_eq!(human(Duration::from_secs(600)), "10m");
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
         // Found by reading for the property tests: a huge number was a panic, not an error.
