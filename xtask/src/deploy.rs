@@ -389,7 +389,10 @@ mod tests {
         );
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5s").is_err());
-        assert_eq!(parse_duration("-5"), Err("`-5` is not a duration like 90s, 10m, 1h30m or 500ms".to_string()));
+        assert_eq!(
+            parse_duration("-5"),
+            Err("`-5` is not a duration like 90s, 10m, 1h30m or 500ms".to_string())
+        );
         assert_eq!(human(Duration::from_secs(600)), "10m");
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
         // Found by reading for the property tests: a huge number was a panic, not an error.

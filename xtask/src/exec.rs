@@ -1006,11 +1006,22 @@ impl Progress {
                 format!("{step}{status} ({}s)", running.since.elapsed().as_secs())
             })
             .collect();
-        // A line wider than the terminal wraps, and `\r` would then redraw only its tail.
-        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).unwrap_or(80);
+        // A line wider than the terminal wraps, and `\r` would then redraw
+        // only its tail, leaving the rest behind as garbage lines.
+        let width = terminal_width().unwrap_or(80);
         let line: String = parts.join(" | ").chars().take(width.saturating_sub(1)).collect();
         eprint!("\r\x1b[K{line}");
     }
+}
+
+/// The width of the terminal stderr is on, from the terminal itself (the
+/// shell's `COLUMNS` is not exported to programs, and is stale after a resize).
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct passed, and
+    // fails without writing when stderr is not a terminal.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let answered = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+    (answered == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 
 /// Whether the registry answers and takes the token, by looking up one

@@ -253,3 +253,66 @@ fn ci_matrix_lists_the_services_whose_images_the_registry_lacks() {
     project.repo.write("services/app/hello.txt", "changed\n");
     assert_eq!(matrix(&project), "{\"include\":[{\"service\":\"app\"}]}\n");
 }
+
+#[test]
+fn the_status_line_fits_the_terminal_it_is_drawn_on() {
+    let s = servers();
+    let repo = Repo::empty();
+    repo.write(".gitignore", "/services/*/*.env\n");
+    repo.write(
+        "env/dev.toml",
+        &format!(
+            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
+             registry = \"127.0.0.1:{}\"\n",
+            s.registry_port
+        ),
+    );
+    // Two prebuilds that take a while side by side, so the status line is
+    // drawn several times and, with both on it, is wider than the terminal.
+    let prefix = format!("tty{}", std::process::id());
+    for service in ["frontend-application", "backend-application"] {
+        repo.write(
+            &format!("services/{service}/service.toml"),
+            &format!("repository = \"{prefix}/{service}\"\nprebuild = [\"sleep\", \"1.5\"]\n"),
+        );
+        repo.write(&format!("services/{service}/Dockerfile"), "FROM scratch\nCOPY service.toml /\n");
+    }
+    repo.commit();
+    // `script` gives the run a terminal of its own, 50 columns wide; COLUMNS
+    // says otherwise (set after the shell, which would correct it), and must
+    // not be believed.
+    let command =
+        format!("stty cols 50 rows 20; exec env COLUMNS=200 '{}' build", env!("CARGO_BIN_EXE_xtask"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(repo.path())
+        .env("HOME", repo.path().join(".home"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    // Every redraw is `\r`, an erase, the line, and no newline (the next
+    // redraw or a printed line erases it); a printed line is followed by the
+    // terminal's `\r\n`. No redraw may be wider than the terminal.
+    let parts: Vec<&str> = screen.split('\r').collect();
+    let drawn: Vec<&str> = parts
+        .windows(2)
+        .filter(|pair| !pair[1].starts_with('\n'))
+        .filter_map(|pair| pair[0].strip_prefix("\x1b[K"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert!(
+        drawn.iter().any(|line| line.starts_with("prebuild backend-application") && line.contains(" | ")),
+        "no status line was drawn:\n{screen:?}"
+    );
+    for line in &drawn {
+        assert!(
+            line.chars().count() < 50,
+            "a status line of {} columns in 50: {line:?}",
+            line.chars().count()
+        );
+    }
+}
