@@ -65,8 +65,9 @@ impl Engine {
                 Ok(()) => return Ok(Built { fell_back }),
                 Err(Failure::Failed(e)) => return Err(e),
                 Err(Failure::NoBuildKit(reason)) => {
-                    self.classic_only.store(true, Ordering::Relaxed);
-                    fell_back = Some(reason);
+                    // Builds running side by side may all find it out; one says so.
+                    let first = !self.classic_only.swap(true, Ordering::Relaxed);
+                    fell_back = first.then_some(reason);
                 }
             }
         }

@@ -47,7 +47,7 @@ fn listing(image: &str, path: &str) -> Vec<String> {
 #[test]
 fn buildkit_builds_modern_dockerfiles_for_arm64_through_an_engine_on_tcp() {
     let s = servers();
-    let engine = EngineOnTcp::start(false);
+    let engine = EngineOnTcp::start(crate::proxy::EngineMode::Relay);
     let repo = Repo::empty();
     repo.write(".gitignore", "/services/*/*.env\n");
     repo.write(
@@ -314,5 +314,42 @@ fn the_status_line_fits_the_terminal_it_is_drawn_on() {
             "a status line of {} columns in 50: {line:?}",
             line.chars().count()
         );
+    }
+}
+
+#[test]
+fn an_engine_without_buildkit_gets_the_classic_builder_and_it_is_said_once() {
+    let s = servers();
+    let engine = EngineOnTcp::start(crate::proxy::EngineMode::NoBuildKit);
+    let repo = Repo::empty();
+    repo.write(".gitignore", "/services/*/*.env\n");
+    repo.write(
+        "env/dev.toml",
+        &format!(
+            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
+             registry = \"127.0.0.1:{}\"\n",
+            s.registry_port
+        ),
+    );
+    let prefix = format!("nobk{}", std::process::id());
+    for service in ["one", "two"] {
+        repo.write(
+            &format!("services/{service}/service.toml"),
+            &format!("repository = \"{prefix}/{service}\"\n"),
+        );
+        repo.write(&format!("services/{service}/Dockerfile"), "FROM scratch\nCOPY service.toml /\n");
+    }
+    repo.commit();
+    let host = format!("tcp://127.0.0.1:{}", engine.port);
+    let run = repo.xtask_with(&["build"], &[("DOCKER_HOST", &host)]).success();
+    assert!(engine.stalled_builds.load(Ordering::SeqCst) >= 1, "no BuildKit build was tried");
+    assert_eq!(
+        run.stdout.matches("note: the Docker Engine has no BuildKit (buildkit not supported by daemon); the classic builder is used\n").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    for service in ["one", "two"] {
+        assert!(run.stdout.contains(&format!("build {service:<13}built ")), "{}", run.stdout);
     }
 }

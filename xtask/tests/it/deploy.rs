@@ -1184,7 +1184,7 @@ fn concurrent_releases_are_refused_interruptions_stop_cleanly_and_a_rerun_finish
 
     // Interrupted (Ctrl-C) while the app's image builds: the engine is
     // reached through a relay that holds every build once it has started.
-    let engine = crate::proxy::EngineOnTcp::start(true);
+    let engine = crate::proxy::EngineOnTcp::start(crate::proxy::EngineMode::StallBuilds);
     let docker_host = format!("tcp://127.0.0.1:{}", engine.port);
     let first = Background::start_with(&p, moto, &release, &[("DOCKER_HOST", &docker_host)]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -195,10 +195,23 @@ fn read_head(client: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     }
 }
 
+/// What the relay in front of the engine does with a build request.
+#[derive(Clone, Copy, PartialEq)]
+pub enum EngineMode {
+    /// Pass everything through.
+    Relay,
+    /// Hold a build forever once it starts: the build is certainly under
+    /// way when a test interrupts it.
+    StallBuilds,
+    /// Answer a BuildKit build (`version=2`) with a client error naming
+    /// BuildKit, as an engine without it does (the words vary by engine;
+    /// these are made up), and pass classic builds through.
+    NoBuildKit,
+}
+
 /// The engine's socket on a loopback TCP port, as docker-in-docker exposes
-/// its engine in CI; counts the connections made through it. With
-/// `stall_builds`, a build request is held forever once it starts: the
-/// build is certainly under way when a test interrupts it.
+/// its engine in CI; counts the connections made through it and the builds
+/// it held or refused.
 pub struct EngineOnTcp {
     pub port: u16,
     pub connections: Arc<AtomicUsize>,
@@ -206,7 +219,7 @@ pub struct EngineOnTcp {
 }
 
 impl EngineOnTcp {
-    pub fn start(stall_builds: bool) -> EngineOnTcp {
+    pub fn start(mode: EngineMode) -> EngineOnTcp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -218,8 +231,7 @@ impl EngineOnTcp {
                 let Ok(engine) = std::os::unix::net::UnixStream::connect("/var/run/docker.sock") else {
                     continue;
                 };
-                let stall = stall_builds.then(|| stalled.clone());
-                relay(client, engine, stall);
+                relay(client, engine, mode, stalled.clone());
             }
         });
         EngineOnTcp { port, connections, stalled_builds }
@@ -227,35 +239,49 @@ impl EngineOnTcp {
 }
 
 /// Copies bytes both ways until each side closes (BuildKit's session is an
-/// upgraded connection, so this is a plain byte relay), holding the
-/// connection still once the client sends a build request when asked to.
+/// upgraded connection, so this is a plain byte relay), acting on a build
+/// request as `mode` says.
 fn relay(
     client: std::net::TcpStream,
     engine: std::os::unix::net::UnixStream,
-    stall: Option<Arc<AtomicUsize>>,
+    mode: EngineMode,
+    acted: Arc<AtomicUsize>,
 ) {
     let (mut client_in, mut engine_out) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+    let mut client_answer = client.try_clone().unwrap();
     std::thread::spawn(move || {
         let mut buffer = vec![0u8; 64 * 1024];
         while let Ok(n @ 1..) = client_in.read(&mut buffer) {
             let chunk = &buffer[..n];
-            if let Some(stalled) = &stall {
-                if chunk.windows(7).any(|w| w == b"/build?") {
-                    stalled.fetch_add(1, Ordering::SeqCst);
-                    loop {
-                        std::thread::sleep(std::time::Duration::from_secs(3600));
-                    }
+            let has = |needle: &[u8]| chunk.windows(needle.len()).any(|w| w == needle);
+            let build = has(b"/build?");
+            if build && mode == EngineMode::StallBuilds {
+                acted.fetch_add(1, Ordering::SeqCst);
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
                 }
+            }
+            if build && mode == EngineMode::NoBuildKit && has(b"version=2") {
+                acted.fetch_add(1, Ordering::SeqCst);
+                let body = r#"{"message":"buildkit not supported by daemon"}"#;
+                let answer = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = client_answer.write_all(answer.as_bytes());
+                let _ = client_answer.shutdown(Shutdown::Both);
+                break;
             }
             if engine_out.write_all(chunk).is_err() {
                 break;
             }
         }
-        let _ = engine_out.shutdown(std::net::Shutdown::Write);
+        let _ = engine_out.shutdown(Shutdown::Write);
     });
     let (mut engine_in, mut client_out) = (engine, client);
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut engine_in, &mut client_out);
-        let _ = client_out.shutdown(std::net::Shutdown::Write);
+        let _ = client_out.shutdown(Shutdown::Write);
     });
 }
