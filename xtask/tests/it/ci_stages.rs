@@ -125,6 +125,9 @@ fn the_release_workflow_uses_oidc_one_deploy_at_a_time_and_only_xtask() {
     let text = std::fs::read_to_string(workflows().join("release.yml")).unwrap();
     for needed in [
         "  id-token: write",
+        "on:\n  workflow_run:\n    workflows: [ci]\n    types: [completed]\n",
+        "      github.event.workflow_run.conclusion == 'success' &&\n",
+        "          ref: ${{ github.event.workflow_run.head_sha }}\n",
         "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
         "concurrency:\n  group: deploy-prod\n  cancel-in-progress: false\n",
         "      - id: matrix\n        run: cargo xtask ci matrix --env prod\n",
