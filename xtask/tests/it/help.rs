@@ -45,3 +45,29 @@ fn a_misspelt_command_is_a_usage_error_with_a_suggestion() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("tip: a similar subcommand exists: 'release'"), "{}", run.stderr);
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // `script` gives the command a terminal; piped, it has none.
+    let on_terminal = |no_color: bool| {
+        let mut command = std::process::Command::new("script");
+        command.args(["-qec", &format!("'{}' bogus", env!("CARGO_BIN_EXE_xtask")), "/dev/null"]);
+        // The terminal's type, as a terminal emulator sets it (CI runners may set none).
+        command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env("TERM", "xterm-256color");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        String::from_utf8(command.output().unwrap().stdout).unwrap()
+    };
+    let coloured = on_terminal(false);
+    assert!(coloured.contains("\x1b[1m\x1b[31merror:\x1b[0m unrecognized subcommand"), "{coloured:?}");
+    let plain = on_terminal(true);
+    assert!(plain.starts_with("error: unrecognized subcommand 'bogus'"), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    let piped = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("bogus")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains('\x1b'));
+}
