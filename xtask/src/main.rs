@@ -9,6 +9,7 @@ mod docker;
 mod dockerignore;
 mod ecr;
 mod ecs;
+mod envfile;
 mod exec;
 mod files;
 mod findings;

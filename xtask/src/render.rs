@@ -263,7 +263,10 @@ impl<'p> Renderer<'p> {
         let env_file = match &service.env_template {
             Some(name) if matches!(scope, Scope::EnvFiles | Scope::All) => {
                 match render_template(&mut self.jinja, self.project, name, &view("compose", None)) {
-                    Ok(text) => Some(text),
+                    Ok(text) => {
+                        problems.extend(crate::envfile::problems(&text, &format!("templates/{name}"), true));
+                        Some(text)
+                    }
                     Err(problem) => {
                         problems.push(problem);
                         None
@@ -289,6 +292,11 @@ impl<'p> Renderer<'p> {
                     Some(env_name) if reads_env => {
                         match render_template(&mut self.jinja, self.project, env_name, &view("ecs", None)) {
                             Ok(text) => {
+                                // Under `All` the compose rendering was checked in full above.
+                                if scope == Scope::Release {
+                                    let origin = format!("templates/{env_name}");
+                                    problems.extend(crate::envfile::problems(&text, &origin, false));
+                                }
                                 let variables = parse_env_file(&text);
                                 ecs_env_file = Some(text);
                                 variables

@@ -32,7 +32,11 @@ pub(crate) fn outputs(rendered: Vec<(&Service, Rendered)>, env: &str) -> Vec<Out
             let template = service.env_template.as_deref()?;
             let header =
                 format!("{GENERATED_MARKER} dev-env --env {env}` from templates/{template}; do not edit\n");
-            Some(Output { path: output_path(service, env), contents: header + &body })
+            // Each value in the form docker compose reads as the rendered string.
+            Some(Output {
+                path: output_path(service, env),
+                contents: header + &crate::envfile::compose_text(&body),
+            })
         })
         .collect()
 }

@@ -172,3 +172,123 @@ fn uncommitted_changes_never_get_a_clean_looking_tag() {
         format!("API_IMAGE=127.0.0.1:5000/api:{}-dirty", repo.short_sha())
     );
 }
+
+/// Values that read differently in compose and ECS when written raw; each
+/// must reach docker compose as the string ECS gets.
+const AWKWARD: [&str; 16] = [
+    "abc #def",
+    "\"quoted\"",
+    "$VAR",
+    " leading",
+    "trailing ",
+    "a=b",
+    "x\\ny",
+    "abc#def",
+    "with \"inner\" quotes",
+    "price: $5",
+    "#starts-with-hash",
+    "tab\there",
+    "back`tick`",
+    "",
+    "plain-value_1.2",
+    "postgres://user:pa#ss@host/db?x=y",
+];
+
+#[test]
+fn docker_compose_reads_every_value_as_ecs_does() {
+    let repo = Repo::empty();
+    repo.write(".gitignore", "/services/*/*.env\n");
+    let toml_string =
+        |v: &str| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\t', "\\t"));
+    let mut env = crate::harness::DEV_TOML.to_string();
+    let mut template = String::new();
+    for (i, value) in AWKWARD.iter().enumerate() {
+        env.push_str(&format!("v{i} = {}\n", toml_string(value)));
+        template.push_str(&format!("V{i}={{{{ values.v{i} }}}}\n"));
+    }
+    repo.write("env/dev.toml", &env);
+    repo.write("services/app/Dockerfile", "FROM scratch\n");
+    repo.write("templates/app.env.j2", &template);
+    repo.write(
+        "docker-compose.yml",
+        "services:\n  app:\n    image: scratch\n    env_file: ./services/app/dev.env\n",
+    );
+    repo.commit();
+    repo.xtask(&["dev-env"]).success();
+    // docker-compose v1 (Debian's), as `docker-compose config` resolves the env file.
+    let config = std::process::Command::new("docker-compose")
+        .args(["config"])
+        .current_dir(repo.path())
+        .env("HOME", repo.path().join(".home"))
+        .env("VAR", "expanded-if-read-as-a-variable")
+        .output()
+        .expect("run docker-compose (Debian's docker-compose package)");
+    assert!(config.status.success(), "{}", String::from_utf8_lossy(&config.stderr));
+    // Debian's docker-compose runs on the system Python, which has PyYAML.
+    let mut to_json = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)['services']['app']['environment']))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(to_json.stdin.as_mut().unwrap(), &config.stdout).unwrap();
+    drop(to_json.stdin.take());
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&to_json.wait_with_output().unwrap().stdout).unwrap();
+    let rendered = repo.xtask(&["render", "--env", "dev"]).success().stdout;
+    for (i, value) in AWKWARD.iter().enumerate() {
+        // The line's trailing blanks are not part of the value for either reader.
+        let expected = value.trim_end();
+        // `config` prints a `$` of a value as `$$`.
+        let compose = parsed[format!("V{i}")].as_str().map(|v| v.replace("$$", "$"));
+        let compose = compose.or_else(|| parsed[format!("V{i}")].is_null().then(String::new));
+        assert_eq!(compose.as_deref(), Some(expected), "V{i}: compose read {:?}", parsed[format!("V{i}")]);
+        // What ECS gets: the rendered line, the part after `=` once the line's blanks are trimmed.
+        let line = rendered
+            .lines()
+            .find(|l| l.starts_with(&format!("V{i}=")))
+            .unwrap_or_else(|| panic!("{rendered}"));
+        assert_eq!(line.trim().split_once('=').unwrap().1, expected, "V{i} for ECS");
+    }
+}
+
+#[test]
+fn a_value_compose_cannot_be_given_is_refused_naming_the_key() {
+    let repo = Repo::empty();
+    repo.write(".gitignore", "/services/*/*.env\n");
+    repo.write(
+        "env/dev.toml",
+        &format!(
+            "{}quote = \"it's $5\"\npem = \"-----BEGIN-----\\nMIIB\\n-----END-----\"\n",
+            crate::harness::DEV_TOML
+        ),
+    );
+    repo.write("services/app/Dockerfile", "FROM scratch\n");
+    repo.write(
+        "templates/app.env.j2",
+        "PRICE={{ values.quote }}\nKEY={{ values.pem }}\nHOME_DIR=${HOME}/x\n",
+    );
+    repo.commit();
+    let run = repo.xtask(&["dev-env"]).failure();
+    assert!(
+        run.stderr.contains("templates/app.env.j2:1: the value of PRICE holds a `'` together with blanks"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "templates/app.env.j2:3: `MIIB` is not NAME=value; env files hold one variable per line"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("templates/app.env.j2:5: the value of HOME_DIR holds `${`, which docker compose v1 expands even in quotes"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "specially (`$ \\ # \"`), so docker compose v1 and v2 would not read what ECS reads; change"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!repo.exists("services/app/dev.env"), "nothing is written");
+}
