@@ -2,12 +2,11 @@
 //! engine as a tar stream that is produced while it is sent, so a context of
 //! any size costs a few chunks of memory.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-
-use std::collections::HashMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
