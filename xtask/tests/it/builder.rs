@@ -48,16 +48,7 @@ fn listing(image: &str, path: &str) -> Vec<String> {
 fn buildkit_builds_modern_dockerfiles_for_arm64_through_an_engine_on_tcp() {
     let s = servers();
     let engine = EngineOnTcp::start(crate::proxy::EngineMode::Relay);
-    let repo = Repo::empty();
-    repo.write(".gitignore", "/services/*/*.env\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
-             registry = \"127.0.0.1:{}\"\n",
-            s.registry_port
-        ),
-    );
+    let repo = Repo::with_registry(s.registry_port);
     let name = format!("bk{}", std::process::id());
     repo.write(
         "services/tool/service.toml",
@@ -108,16 +99,8 @@ fn buildkit_builds_modern_dockerfiles_for_arm64_through_an_engine_on_tcp() {
 #[test]
 fn contexts_are_sent_as_the_docker_cli_sends_them() {
     let s = servers();
-    let repo = Repo::empty();
+    let repo = Repo::with_registry(s.registry_port);
     repo.write(".gitignore", "/services/*/*.env\n/services/ctx/pipe\n/services/ctx/sock\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
-             registry = \"127.0.0.1:{}\"\n",
-            s.registry_port
-        ),
-    );
     let name = format!("cx{}", std::process::id());
     // The Dockerfile sits in a folder the ignore file leaves out: it is sent
     // all the same, since the engine reads it from the context.
@@ -257,16 +240,7 @@ fn ci_matrix_lists_the_services_whose_images_the_registry_lacks() {
 #[test]
 fn the_status_line_fits_the_terminal_it_is_drawn_on() {
     let s = servers();
-    let repo = Repo::empty();
-    repo.write(".gitignore", "/services/*/*.env\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
-             registry = \"127.0.0.1:{}\"\n",
-            s.registry_port
-        ),
-    );
+    let repo = Repo::with_registry(s.registry_port);
     // Two prebuilds that take a while side by side, so the status line is
     // drawn several times and, with both on it, is wider than the terminal.
     let prefix = format!("tty{}", std::process::id());
@@ -321,16 +295,7 @@ fn the_status_line_fits_the_terminal_it_is_drawn_on() {
 fn an_engine_without_buildkit_gets_the_classic_builder_and_it_is_said_once() {
     let s = servers();
     let engine = EngineOnTcp::start(crate::proxy::EngineMode::NoBuildKit);
-    let repo = Repo::empty();
-    repo.write(".gitignore", "/services/*/*.env\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
-             registry = \"127.0.0.1:{}\"\n",
-            s.registry_port
-        ),
-    );
+    let repo = Repo::with_registry(s.registry_port);
     let prefix = format!("nobk{}", std::process::id());
     for service in ["one", "two"] {
         repo.write(

@@ -225,16 +225,14 @@ fn docker_compose_reads_every_value_as_ecs_does() {
         .expect("run docker-compose (Debian's docker-compose package)");
     assert!(config.status.success(), "{}", String::from_utf8_lossy(&config.stderr));
     // Debian's docker-compose runs on the system Python, which has PyYAML.
-    let mut to_json = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)['services']['app']['environment']))"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(to_json.stdin.as_mut().unwrap(), &config.stdout).unwrap();
-    drop(to_json.stdin.take());
-    let parsed: serde_json::Value =
-        serde_json::from_slice(&to_json.wait_with_output().unwrap().stdout).unwrap();
+    let to_json = crate::harness::fed(
+        std::process::Command::new("/usr/bin/python3").args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)['services']['app']['environment']))",
+        ]),
+        &config.stdout,
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&to_json.stdout).unwrap();
     let rendered = repo.xtask(&["render", "--env", "dev"]).success().stdout;
     for (i, value) in AWKWARD.iter().enumerate() {
         // The line's trailing blanks are not part of the value for either reader.

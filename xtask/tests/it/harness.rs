@@ -73,6 +73,21 @@ impl Repo {
         repo
     }
 
+    /// An empty repository whose environment `dev` pushes to the registry
+    /// on `registry_port`, with generated env files ignored by git.
+    pub fn with_registry(registry_port: u16) -> Repo {
+        let repo = Repo::empty();
+        repo.write(".gitignore", "/services/*/*.env\n");
+        repo.write(
+            "env/dev.toml",
+            &format!(
+                "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
+                 registry = \"127.0.0.1:{registry_port}\"\n"
+            ),
+        );
+        repo
+    }
+
     /// A project with two services, `api` (with an env template that reads a
     /// secret) and `web`, an environment `dev`, all committed.
     pub fn project() -> Repo {
@@ -258,4 +273,17 @@ impl Repo {
         files.sort();
         files.into_iter().map(|f| (f.clone(), fs::read(self.path().join(f)).unwrap())).collect()
     }
+}
+
+/// Runs a command with `input` on its standard input; returns what it wrote.
+pub fn fed(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input).unwrap();
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
 }

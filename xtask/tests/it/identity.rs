@@ -152,16 +152,7 @@ fn environments_sharing_a_registry_share_an_image_only_when_they_render_the_same
 fn hyphenated_services_are_followed_in_the_form_minijinja_reads() {
     let s = servers();
     let name = format!("hy{}", std::process::id());
-    let repo = Repo::empty();
-    repo.write(".gitignore", "/services/*/*.env\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
-             registry = \"127.0.0.1:{}\"\n",
-            s.registry_port
-        ),
-    );
+    let repo = Repo::with_registry(s.registry_port);
     repo.write("services/web-base/service.toml", &format!("repository = \"{name}/web-base\"\n"));
     repo.write("services/web-base/Dockerfile", "FROM scratch\nCOPY base.txt /\n");
     repo.write("services/web-base/base.txt", "base\n");
@@ -253,15 +244,11 @@ fn a_service_unchanged_for_longer_than_any_window_keeps_the_commit_that_changed_
             stream.push_str(&format!("M 100644 inline services/busy/n.txt\ndata {}\n{text}\n", text.len()));
         }
     }
-    let mut import = Command::new("git")
-        .args(["fast-import", "--quiet"])
-        .current_dir(repo.path())
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(import.stdin.as_mut().unwrap(), stream.as_bytes()).unwrap();
-    drop(import.stdin.take());
-    assert!(import.wait().unwrap().success(), "git fast-import");
+    let import = crate::harness::fed(
+        Command::new("git").args(["fast-import", "--quiet"]).current_dir(repo.path()),
+        stream.as_bytes(),
+    );
+    assert!(import.status.success(), "git fast-import: {}", String::from_utf8_lossy(&import.stderr));
     repo.git(&["reset", "-q", "--hard", "main"]);
     let first = String::from_utf8(repo.git(&["rev-list", "--max-parents=0", "HEAD"]).stdout).unwrap();
     assert_eq!(planned_tag(&repo, "old"), first.trim()[..12]);

@@ -21,15 +21,8 @@ pub(crate) struct Images {
 pub(crate) fn images(registry_port: u16) -> Images {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let prefix = format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-    let repo = Repo::empty();
+    let repo = Repo::with_registry(registry_port);
     repo.write(".gitignore", "/services/*/*.env\n/services/base/rootfs/\n");
-    repo.write(
-        "env/dev.toml",
-        &format!(
-            "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\n\
-             registry = \"127.0.0.1:{registry_port}\"\n"
-        ),
-    );
     repo.write(
         "services/base/service.toml",
         &format!(

@@ -14,12 +14,8 @@ use crate::harness::Repo;
 /// A project of one service whose build needs BuildKit (`COPY --chmod`),
 /// so the session has to work through the remote transport too.
 fn project(name: &str) -> (Repo, String) {
-    let repo = Repo::empty();
-    repo.write(".gitignore", "/services/*/*.env\n");
-    repo.write(
-        "env/dev.toml",
-        "region = \"us-east-1\"\naccount_id = \"123456789012\"\ncluster = \"c\"\nregistry = \"127.0.0.1:5999\"\n",
-    );
+    // Nothing is pushed: the registry only names the images.
+    let repo = Repo::with_registry(5999);
     repo.write("services/tool/service.toml", &format!("repository = \"{name}/tool\"\n"));
     repo.write("services/tool/Dockerfile", "FROM scratch\nCOPY --chmod=755 tool.sh /tool.sh\n");
     repo.write("services/tool/tool.sh", &format!("echo {name}\n"));
