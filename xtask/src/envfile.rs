@@ -66,14 +66,26 @@ enum Entry<'a> {
     Variable(&'a str, &'a str),
 }
 
-/// A line as the tool reads it for ECS (render.rs's `parse_env_file`).
-fn entry(line: &str) -> Entry<'_> {
+/// A line as ECS reads it: the name and everything after the first `=`
+/// once the line's blanks are trimmed; `None` for a blank line, a comment,
+/// or a line without `=`. The one reading of env-file lines
+/// (render.rs's `parse_env_file` is built on it).
+pub(crate) fn variable(line: &str) -> Option<(&str, &str)> {
     let trimmed = line.trim();
     if trimmed.is_empty() || trimmed.starts_with('#') {
-        return Entry::Other;
+        return None;
     }
-    let Some((name, value)) = trimmed.split_once('=') else { return Entry::NotAVariable };
-    let name = name.trim();
+    let (name, value) = trimmed.split_once('=')?;
+    Some((name.trim(), value))
+}
+
+/// A line sorted by what compose and ECS would make of it.
+fn entry(line: &str) -> Entry<'_> {
+    let Some((name, value)) = variable(line) else {
+        let trimmed = line.trim();
+        let blank_or_comment = trimmed.is_empty() || trimmed.starts_with('#');
+        return if blank_or_comment { Entry::Other } else { Entry::NotAVariable };
+    };
     if let Some(rest) = name.strip_prefix("export ") {
         return Entry::Exported(rest.trim());
     }

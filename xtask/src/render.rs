@@ -555,10 +555,8 @@ pub(crate) fn looks_secret(name: &str) -> bool {
 /// `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
 pub(crate) fn parse_env_file(text: &str) -> Vec<EnvVar> {
     text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(name, value)| EnvVar { name: name.trim().to_string(), value: value.to_string() })
+        .filter_map(crate::envfile::variable)
+        .map(|(name, value)| EnvVar { name: name.to_string(), value: value.to_string() })
         .collect()
 }
 
