@@ -55,7 +55,6 @@ pub(crate) fn select(context: &Path, dockerfile: &str, builder: Builder) -> Resu
             context.display()
         );
     }
-    crate::docker::build::read_dockerfile(&context.join(dockerfile))?;
     let mut patterns = match ignore_file(context, dockerfile) {
         Some(path) => {
             let text = fs::read(&path).with_context(|| format!("read {}", path.display()))?;
@@ -247,14 +246,9 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_dockerfile_or_a_bad_pattern_is_named() {
-        let dir = tree(&[(".dockerignore", "ok\n\n[\n")]);
-        let err = select(dir.path(), "Dockerfile", Builder::BuildKit).unwrap_err();
-        assert!(
-            format!("{err:#}").starts_with(&format!("no Dockerfile at {}/Dockerfile;", dir.path().display())),
-            "{err:#}"
-        );
-        fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    fn a_bad_pattern_is_named_with_its_file_and_line() {
+        // A missing Dockerfile is found earlier, when the project loads (project.rs).
+        let dir = tree(&[(".dockerignore", "ok\n\n[\n"), ("Dockerfile", "FROM scratch\n")]);
         let err = select(dir.path(), "Dockerfile", Builder::BuildKit).unwrap_err();
         assert_eq!(
             format!("{err:#}"),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use bollard::auth::DockerCredentials;
 use bollard::models::BuildInfoAux;
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
@@ -286,16 +286,6 @@ pub(crate) fn base_images(dockerfile: &str) -> Vec<String> {
         }
     }
     images
-}
-
-/// Reads a Dockerfile, naming the path looked for when it is not there.
-pub(crate) fn read_dockerfile(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "no Dockerfile at {}; create it, or set `dockerfile` in the service's service.toml",
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]
