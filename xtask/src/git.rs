@@ -42,6 +42,10 @@ pub(crate) struct Revision {
     /// Each service's image revision, by service name.
     #[serde(skip)]
     pub(crate) images: BTreeMap<String, ImageRevision>,
+    /// The environment whose build arguments the tags hold, once identity.rs
+    /// gave them (it is asked again by every rendering, and need not redo it).
+    #[serde(skip)]
+    pub(crate) tags_for_environment: Option<String>,
 }
 
 /// The commit a service's image is built from: the newest commit that
@@ -196,7 +200,7 @@ impl Git {
             };
             images.insert(name, image);
         }
-        Ok(Revision { sha, short_sha, dirty, tags, image_tag, source, images })
+        Ok(Revision { sha, short_sha, dirty, tags, image_tag, source, images, tags_for_environment: None })
     }
 
     /// The commit of a service's image at an earlier commit (any revision

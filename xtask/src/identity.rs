@@ -30,6 +30,9 @@ pub(crate) const INPUTS_LABEL: &str = "dev.xtask.inputs";
 /// and idempotent: tags are made again from each image's commit.
 pub(crate) fn for_environment(project: &Project, environment: &Environment, revision: &Revision) -> Revision {
     let mut revision = revision.clone();
+    if revision.tags_for_environment.as_deref() == Some(environment.name.as_str()) {
+        return revision;
+    }
     for image in revision.images.values_mut() {
         image.image_tag = tag(&image.commit, None, image.dirty);
         image.build_args_digest = None;
@@ -58,6 +61,7 @@ pub(crate) fn for_environment(project: &Project, environment: &Environment, revi
             break;
         }
     }
+    revision.tags_for_environment = Some(environment.name.clone());
     revision
 }
 

@@ -125,6 +125,7 @@ fn revision(project: &Project) -> Revision {
         tags: Vec::new(),
         source: None,
         images,
+        tags_for_environment: None,
     }
 }
 
