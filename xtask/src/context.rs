@@ -27,7 +27,7 @@ pub(crate) enum Builder {
 
 /// The entries of a context the build sees, relative to it, folders before
 /// what they hold; made by [`select`].
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Selection {
     pub(crate) entries: Vec<PathBuf>,
 }

@@ -61,7 +61,7 @@ impl Engine {
         let mut fell_back = None;
         if !self.classic_only.load(Ordering::Relaxed) {
             let selection = context::select(request.context, request.dockerfile, Builder::BuildKit)?;
-            match self.build_with(true, &request, &selection, &mut progress).await {
+            match self.build_with(true, &request, selection, &mut progress).await {
                 Ok(()) => return Ok(Built { fell_back }),
                 Err(Failure::Failed(e)) => return Err(e),
                 Err(Failure::NoBuildKit(reason)) => {
@@ -72,7 +72,7 @@ impl Engine {
             }
         }
         let selection = context::select(request.context, request.dockerfile, Builder::Classic)?;
-        match self.build_with(false, &request, &selection, &mut progress).await {
+        match self.build_with(false, &request, selection, &mut progress).await {
             Ok(()) => Ok(Built { fell_back }),
             Err(Failure::Failed(e)) => Err(e),
             Err(Failure::NoBuildKit(reason)) => bail!("{reason}"),
@@ -83,10 +83,10 @@ impl Engine {
         &self,
         buildkit: bool,
         request: &BuildRequest<'_>,
-        selection: &context::Selection,
+        selection: context::Selection,
         progress: &mut impl FnMut(&str),
     ) -> Result<(), Failure> {
-        let (chunks, writer) = context::stream(request.context.to_path_buf(), selection.clone());
+        let (chunks, writer) = context::stream(request.context.to_path_buf(), selection);
         let body = futures_util::stream::unfold(chunks, |mut chunks| async move {
             chunks.recv().await.map(|chunk| (chunk, chunks))
         });
