@@ -20,6 +20,8 @@ mod pipeline;
 mod servers;
 #[path = "support/mod.rs"]
 mod support;
+#[path = "../tests/it/tools.rs"]
+mod tools;
 
 use std::fs;
 use std::path::Path;

@@ -30,6 +30,7 @@ pub(crate) enum Command {
     PrePush(PrePush),
     Hooks(Hooks),
     Doctor(Doctor),
+    Test(Test),
 }
 
 /// Write each service's env file for local docker compose.
@@ -395,6 +396,26 @@ pub(crate) struct Doctor {
     /// How long a connection may take before it counts as unanswered.
     #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
     pub(crate) connect_timeout: std::time::Duration,
+}
+
+/// Run the tests, installing first the programs they need.
+///
+/// Checks each program the tests use besides Rust (the list, with the
+/// package of each, is `xtask/tests/tools.toml`), installs the missing ones
+/// with apt-get (as root or through `sudo -n`) and pip, checks that the Docker
+/// Engine answers, then runs `cargo test --workspace` with the arguments given
+/// after `--`. Without a way to install, it names the install line of each
+/// missing program and runs nothing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask test\n  cargo xtask test --no-install\n  \
+                        cargo xtask test -- -p xtask --test it builder")]
+pub(crate) struct Test {
+    /// Only check; name what is missing instead of installing it.
+    #[arg(long)]
+    pub(crate) no_install: bool,
+    /// Arguments for `cargo test --workspace` (after `--`).
+    #[arg(last = true, value_name = "CARGO TEST ARGS")]
+    pub(crate) args: Vec<String>,
 }
 
 /// Consent to change a protected environment.

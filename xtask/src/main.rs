@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         flags::Command::PrePush(flags) => tasks::pre_push::run(flags),
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
+        flags::Command::Test(flags) => tasks::test::run(flags),
     };
     // In CI the outcome is also reported where the CI system shows it.
     let title = format!("cargo xtask {}", command_words());

@@ -14,6 +14,7 @@ pub(crate) mod release;
 pub(crate) mod render;
 pub(crate) mod rollback;
 pub(crate) mod status;
+pub(crate) mod test;
 
 use anyhow::{bail, Context, Result};
 

@@ -192,7 +192,7 @@ fn a_changed_image_is_built_with_its_previous_image_as_cache_source() {
     // The pushed image carries BuildKit's inline cache metadata for the next build.
     let built = run.stdout.lines().find(|l| l.starts_with("build app ")).unwrap();
     let after = built.split(" built ").nth(1).unwrap().split_whitespace().next().unwrap();
-    let config = Command::new("skopeo")
+    let config = crate::tools::tool("skopeo")
         .args([
             "inspect",
             "--config",
@@ -257,7 +257,7 @@ fn the_status_line_fits_the_terminal_it_is_drawn_on() {
     // not be believed.
     let command =
         format!("stty cols 50 rows 20; exec env COLUMNS=200 '{}' build", env!("CARGO_BIN_EXE_xtask"));
-    let out = Command::new("script")
+    let out = crate::tools::tool("script")
         .args(["-qec", &command, "/dev/null"])
         .current_dir(repo.path())
         .env("HOME", repo.path().join(".home"))

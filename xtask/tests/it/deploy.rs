@@ -117,7 +117,7 @@ impl Project {
 }
 
 fn registry_digest(image: &str) -> String {
-    let out = Command::new("skopeo")
+    let out = crate::tools::tool("skopeo")
         .args(["inspect", "--tls-verify=false", "--creds", &format!("{ECR_USER}:{ECR_PASSWORD}")])
         .arg(format!("docker://{image}"))
         .output()
@@ -1219,8 +1219,9 @@ fn concurrent_releases_are_refused_interruptions_stop_cleanly_and_a_rerun_finish
     assert_eq!((p.running_revision(moto, "app"), p.running_revision(moto, "worker")), (1, 1));
     let image = format!("docker://{}:{}", p.image("app"), p.repo.short_sha());
     let creds = format!("{ECR_USER}:{ECR_PASSWORD}");
-    let inspect =
-        Command::new("skopeo").args(["inspect", "--tls-verify=false", "--creds", &creds, &image]).output();
+    let inspect = crate::tools::tool("skopeo")
+        .args(["inspect", "--tls-verify=false", "--creds", &creds, &image])
+        .output();
     assert!(!inspect.unwrap().status.success(), "the interrupted push left {image} in the registry");
 
     // SIGTERM (what CI runners send) stops it the same way.

@@ -203,7 +203,7 @@ fn docker_compose_reads_every_value_as_ecs_does() {
     repo.commit();
     repo.xtask(&["dev-env"]).success();
     // docker-compose v1 (Debian's), as `docker-compose config` resolves the env file.
-    let config = std::process::Command::new("docker-compose")
+    let config = crate::tools::tool("docker-compose")
         .args(["config"])
         .current_dir(repo.path())
         .env("HOME", repo.path().join(".home"))

@@ -77,7 +77,7 @@ fn a_release_of_20_services_survives_injected_faults() {
         // What the registry holds, reached directly, is what the tool printed.
         let image = format!("docker://127.0.0.1:{}/{prefix}/{name}:{}", s.registry_port, repo.short_sha());
         let creds = format!("{ECR_USER}:{ECR_PASSWORD}");
-        let out = std::process::Command::new("skopeo")
+        let out = crate::tools::tool("skopeo")
             .args(["inspect", "--tls-verify=false", "--creds", &creds, &image])
             .output()
             .unwrap();

@@ -50,7 +50,7 @@ fn a_misspelt_command_is_a_usage_error_with_a_suggestion() {
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     // `script` gives the command a terminal; piped, it has none.
     let on_terminal = |no_color: bool| {
-        let mut command = std::process::Command::new("script");
+        let mut command = crate::tools::tool("script");
         command.args(["-qec", &format!("'{}' bogus", env!("CARGO_BIN_EXE_xtask")), "/dev/null"]);
         // The terminal's type, as a terminal emulator sets it (CI runners may set none).
         command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env("TERM", "xterm-256color");

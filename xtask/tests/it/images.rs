@@ -79,7 +79,7 @@ pub(crate) fn docker(args: &[&str]) -> String {
 
 /// `skopeo inspect` of an image in the test registry, as JSON.
 fn skopeo_inspect(image: &str) -> serde_json::Value {
-    let out = Command::new("skopeo")
+    let out = crate::tools::tool("skopeo")
         .args(["inspect", "--tls-verify=false", "--creds", &format!("{ECR_USER}:{ECR_PASSWORD}")])
         .arg(format!("docker://{image}"))
         .output()
@@ -160,7 +160,7 @@ fn push_lands_in_the_registry_with_the_printed_digest_and_a_rerun_pushes_nothing
     assert_eq!(app["Labels"]["org.opencontainers.image.source"], "https://example.com/shop.git");
 
     // The repositories exist in ECR, scanned on push.
-    let repositories = Command::new("aws")
+    let repositories = crate::tools::tool("aws")
         .args(["ecr", "describe-repositories", "--region", "us-east-1", "--output", "json"])
         .args(["--endpoint-url", &format!("http://127.0.0.1:{}", s.moto_port)])
         .env("AWS_ACCESS_KEY_ID", "testing")

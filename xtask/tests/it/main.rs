@@ -20,3 +20,4 @@ mod release_plan;
 mod remote_engines;
 mod render;
 mod servers;
+mod tools;

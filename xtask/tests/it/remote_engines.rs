@@ -38,7 +38,7 @@ impl Drop for Killed {
 fn an_engine_behind_tls_is_reached_with_the_cli_certificate_files() {
     let certs = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tls_engine.py");
-    let mut relay = Command::new("python3")
+    let mut relay = crate::tools::tool("python3")
         .arg(&script)
         .arg(certs.path())
         .stdout(Stdio::piped())
@@ -67,12 +67,11 @@ fn an_engine_behind_tls_is_reached_with_the_cli_certificate_files() {
 
 #[test]
 fn an_engine_over_ssh_is_reached_through_the_ssh_binary() {
-    let sshd = Path::new("/usr/sbin/sshd");
-    assert!(sshd.exists(), "this test needs sshd: `apt-get install openssh-server` (.ci/run does this)");
+    let sshd = crate::tools::need("/usr/sbin/sshd");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for key in ["host_key", "user_key"] {
-        let made = Command::new("ssh-keygen")
+        let made = crate::tools::tool("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(d.join(key))
             .status();

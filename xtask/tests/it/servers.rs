@@ -4,10 +4,11 @@
 //! stops them when the test process ends.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use crate::tools::{need, tool};
 
 /// What moto's ECR token decodes to: `AWS:<password>`.
 pub const ECR_USER: &str = "AWS";
@@ -26,25 +27,16 @@ pub fn servers() -> &'static Servers {
     SERVERS.get_or_init(start)
 }
 
-fn need(program: &str, package: &str) -> PathBuf {
-    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().unwrap();
-    assert!(
-        found.status.success(),
-        "the image tests need `{program}`: install it with `{package}` (.ci/run does this)"
-    );
-    PathBuf::from(String::from_utf8(found.stdout).unwrap().trim())
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start() -> Servers {
-    let registry = need("docker-registry", "apt-get install docker-registry");
-    let htpasswd = need("htpasswd", "apt-get install apache2-utils");
-    need("moto_server", "pip install 'moto[server]'");
-    need("busybox", "apt-get install busybox-static");
-    need("docker", "apt-get install docker.io");
+    let registry = need("docker-registry");
+    let htpasswd = need("htpasswd");
+    need("moto_server");
+    need("busybox");
+    need("docker");
 
     let dir = tempfile::tempdir().unwrap();
     let credentials = Command::new(htpasswd).args(["-Bbn", ECR_USER, ECR_PASSWORD]).output().unwrap();
@@ -116,7 +108,7 @@ fn start() -> Servers {
 /// the way today's ECS answers them (what it fills in, tags kept apart),
 /// which moto alone does not do; the script says what it emulates.
 fn moto_command(port: u16, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new("python3");
+    let mut command = tool("python3");
     command
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/ecs_today.py"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -133,7 +125,7 @@ pub struct Moto {
 
 impl Moto {
     pub fn start(vars: &[(&str, &str)]) -> Moto {
-        need("moto_server", "pip install 'moto[server]'");
+        need("moto_server");
         let port = free_port();
         let child = moto_command(port, vars)
             .stdin(Stdio::null())
@@ -167,7 +159,7 @@ impl Drop for Moto {
 
 /// The AWS CLI against moto on `port`, its output parsed (`null` when empty).
 pub fn aws(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = Command::new("aws")
+    let out = tool("aws")
         .args(args)
         .args([
             "--endpoint-url",
