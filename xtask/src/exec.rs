@@ -320,7 +320,7 @@ impl<'w> Executor<'w> {
         };
         let (failed, blocked) = (names(State::Failed), names(State::Blocked));
         if failed.is_empty() {
-            println!("{} steps done in {:.1}s", plan.nodes.len(), started.elapsed().as_secs_f64());
+            crate::output::say!("{} steps done in {:.1}s", plan.nodes.len(), started.elapsed().as_secs_f64());
             return Ok(Summary { changed: self.changed.load(Ordering::SeqCst) });
         }
         let mut message = format!("{} failed", failed.join(", "));
@@ -881,6 +881,8 @@ impl<'w> Executor<'w> {
 /// heartbeat line every `heartbeat`, so a long build is never silent.
 struct Progress {
     live: bool,
+    /// `-q`: no status line, heartbeat or line per finished step; failures still print.
+    quiet: bool,
     heartbeat: Duration,
     steps: std::sync::Mutex<BTreeMap<String, Running>>,
 }
@@ -926,7 +928,8 @@ impl Progress {
     fn new() -> Progress {
         use std::io::IsTerminal;
         Progress {
-            live: std::io::stderr().is_terminal() && !crate::ci::active(),
+            live: std::io::stderr().is_terminal() && !crate::ci::active() && !crate::output::quiet(),
+            quiet: crate::output::quiet(),
             heartbeat: heartbeat(),
             steps: Default::default(),
         }
@@ -954,7 +957,7 @@ impl Progress {
     /// In plain output, a line for each step that has run a heartbeat
     /// longer since it last said anything: `build web  still building (2m10s)`.
     fn beat(&self) {
-        if self.live {
+        if self.live || self.quiet {
             return;
         }
         let mut steps = self.steps.lock().unwrap();
@@ -974,7 +977,7 @@ impl Progress {
         self.erase();
         if failed {
             eprintln!("{line}");
-        } else {
+        } else if !self.quiet {
             println!("{line}");
         }
         self.draw();

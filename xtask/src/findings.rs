@@ -5,8 +5,10 @@
 use std::fmt::Write as _;
 
 use anyhow::{bail, Result};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Status {
     Ok,
     /// Worth knowing, but nothing fails because of it.
@@ -16,7 +18,8 @@ pub(crate) enum Status {
     Skip,
 }
 
-#[derive(Debug)]
+/// One finding; with `--json` the fields as they are named here.
+#[derive(Debug, Serialize)]
 pub(crate) struct Finding {
     pub(crate) status: Status,
     pub(crate) check: &'static str,
@@ -86,9 +89,13 @@ impl Finding {
 }
 
 /// Prints one finding as soon as it is known, so a slow check shows what
-/// came before it, and records it for the step summary in CI.
+/// came before it, and records it for the step summary in CI. With `-q` only
+/// warnings and failures are printed.
 pub(crate) fn print(finding: &Finding) {
-    print!("{}", finding.render());
+    let routine = matches!(finding.status, Status::Ok | Status::Skip);
+    if !(routine && crate::output::quiet()) {
+        print!("{}", finding.render());
+    }
     crate::ci::record(finding.check, &finding.summary);
 }
 

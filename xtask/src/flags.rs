@@ -12,6 +12,12 @@ use clap::{Args, Parser, Subcommand};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Print only what the command was asked to show, warnings and errors: no progress lines.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Also print every build step's output and every push status line.
+    #[arg(long, short = 'v', global = true)]
+    pub(crate) verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,9 +128,6 @@ pub(crate) struct RunFlags {
     /// Rebuild (and push) even if this commit's image exists.
     #[arg(long)]
     pub(crate) force: bool,
-    /// Show every build step and push status line.
-    #[arg(long, short = 'v')]
-    pub(crate) verbose: bool,
 }
 
 /// Release to an environment: the whole graph, in dependency order.
@@ -152,6 +155,9 @@ pub(crate) struct Release {
     /// Print the plan and stop before the first change.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// With --dry-run, print the plan as one JSON document (its shape: docs/json.md).
+    #[arg(long, requires = "dry_run")]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) confirm: Confirm,
     /// Release a tree with uncommitted changes (images tagged `-dirty`).
@@ -212,6 +218,9 @@ pub(crate) struct Diff {
     /// Exit with 1 when any service differs (or has no revision yet), as `git diff --exit-code` does.
     #[arg(long)]
     pub(crate) exit_code: bool,
+    /// Print one JSON document (its shape: docs/json.md) instead of lines.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Show what each service runs: revision, image, commit, rollout, tasks.
@@ -227,6 +236,9 @@ pub(crate) struct Status {
     pub(crate) env: String,
     #[command(flatten)]
     pub(crate) services: ServiceFilter,
+    /// Print one JSON document (its shape: docs/json.md) instead of lines.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Show a service's release history: each release, newest first.
@@ -396,6 +408,9 @@ pub(crate) struct Doctor {
     /// How long a connection may take before it counts as unanswered.
     #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
     pub(crate) connect_timeout: std::time::Duration,
+    /// Print one JSON document (its shape: docs/json.md) instead of lines.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Run the tests, installing first the programs they need.

@@ -17,8 +17,10 @@ mod flags;
 mod git;
 mod history;
 mod identity;
+mod json;
 mod lock;
 mod net;
+mod output;
 mod plan;
 mod project;
 mod render;
@@ -40,6 +42,11 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = flags::Cli::parse();
+    output::set(match (cli.quiet, cli.verbose) {
+        (true, _) => output::Level::Quiet,
+        (_, true) => output::Level::Verbose,
+        _ => output::Level::Normal,
+    });
     let started = std::time::Instant::now();
     let result = match cli.command {
         flags::Command::DevEnv(flags) => tasks::dev_env::run(flags),

@@ -313,7 +313,7 @@ fn is_empty(value: &Value) -> bool {
 }
 
 /// One field that differs between the registered and the rendered definition.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Change {
     /// Where, like `containerDefinitions[api].environment[LOG_LEVEL].value`.
     pub(crate) path: String,

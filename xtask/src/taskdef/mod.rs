@@ -8,7 +8,7 @@
 mod canonical;
 mod schema;
 
-pub(crate) use canonical::changes;
+pub(crate) use canonical::{changes, Change};
 pub(crate) use schema::check as check_schema;
 
 use std::collections::BTreeMap;

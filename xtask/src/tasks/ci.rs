@@ -3,6 +3,7 @@
 //! checks. Annotations and the step summary are written by `main` for every
 //! command, so they are not repeated here.
 
+use crate::output::say;
 use std::path::Path;
 use std::time::Instant;
 
@@ -88,14 +89,14 @@ fn check(flags: CiCheck) -> Result<()> {
         }
     }
     let n = findings::verdict("ci check", &found)?;
-    println!("ci check: {n} check{} passed in {:.1}s", plural(n), started.elapsed().as_secs_f64());
+    say!("ci check: {n} check{} passed in {:.1}s", plural(n), started.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// Clippy with warnings as errors. Its messages are kept in the short
 /// `file:line:col: message` form, so each becomes an annotation on its line.
 fn clippy(root: &Path) -> Finding {
-    println!("      clippy            running cargo clippy --workspace --all-targets -- -D warnings");
+    say!("      clippy            running cargo clippy --workspace --all-targets -- -D warnings");
     let result = (|| -> Result<(bool, String)> {
         let sh = Shell::new()?;
         sh.change_dir(root);
@@ -134,7 +135,7 @@ fn clippy(root: &Path) -> Finding {
 
 /// The workspace's tests, their output shown as it comes.
 fn tests(root: &Path) -> Finding {
-    println!("      tests             running cargo test --workspace");
+    say!("      tests             running cargo test --workspace");
     let result = (|| -> Result<()> {
         let sh = Shell::new()?;
         sh.change_dir(root);

@@ -28,7 +28,7 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
     let options = Options {
         jobs: flags.jobs,
         force: false,
-        verbose: false,
+        verbose: crate::output::verbose(),
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };

@@ -1,5 +1,6 @@
 //! `cargo xtask dev-env`: the env files local docker compose reads.
 
+use crate::output::say;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -51,7 +52,7 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
     let project = &workspace.project;
     let services: Vec<_> = project.services.iter().filter(|s| s.env_template.is_some()).collect();
     if services.is_empty() {
-        println!("no service has an env template (templates/<service>.env.j2): nothing to write");
+        say!("no service has an env template (templates/<service>.env.j2): nothing to write");
         return Ok(());
     }
 
@@ -94,16 +95,17 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
         let absolute = project.root.join(&output.path);
         if current_state(&absolute, &output.contents) == FileState::UpToDate {
             unchanged += 1;
-            println!("unchanged {}", output.path.display());
+            say!("unchanged {}", output.path.display());
         } else {
             write_atomic(&absolute, output.contents.as_bytes(), ENV_FILE_MODE)?;
             written += 1;
-            println!("wrote     {}", output.path.display());
+            say!("wrote     {}", output.path.display());
         }
     }
-    println!(
+    say!(
         "dev-env: {written} written, {unchanged} unchanged (env {}, commit {})",
-        flags.env, workspace.revision.image_tag
+        flags.env,
+        workspace.revision.image_tag
     );
     Ok(())
 }
@@ -150,6 +152,6 @@ fn check(workspace: &Workspace, outputs: &[Output], env: &str) -> Result<()> {
             findings.join("\n  ")
         );
     }
-    println!("dev-env --check: {} env files up to date (env {env})", outputs.len());
+    say!("dev-env --check: {} env files up to date (env {env})", outputs.len());
     Ok(())
 }

@@ -3,13 +3,37 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
+use serde::Serialize;
 
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::render::{image_reference, registry_host, Scope, Secrets};
-use crate::taskdef::{self, short_name, Pin};
+use crate::taskdef::{self, short_name, Change, Pin};
 use crate::tasks::{plural, runtime, Workspace};
+
+/// `diff --json`: each compared service, in the order asked.
+#[derive(Serialize)]
+struct Report<'a> {
+    env: &'a str,
+    services: Vec<Compared>,
+}
+
+/// One service's rendered task definition against its family's latest revision.
+#[derive(Serialize)]
+struct Compared {
+    name: String,
+    family: String,
+    /// The latest ACTIVE revision (`family:N`); `None` when the family has none yet.
+    registered: Option<String>,
+    /// This commit's image of the service.
+    image: String,
+    /// Whether the image is compared by its digest (it is in the registry) or by its tag.
+    image_compared_by: &'static str,
+    /// Whether a release would register a new revision.
+    differs: bool,
+    changes: Vec<Change>,
+}
 
 pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
@@ -18,51 +42,43 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
     let environment = &workspace.environment;
     let registry = registry_host(environment);
-    let differing = runtime()?.block_on(async {
-        let mut differing = Vec::new();
+    let compared = runtime()?.block_on(async {
+        let mut compared = Vec::new();
         let session = Ecs::connect(&environment.region, &environment.cluster).await;
         let pushed = pushed_digests(&workspace, &registry).await;
         for (service, outputs) in &rendered {
             let text = outputs.task_definition.as_deref().context("a task definition was rendered")?;
             let mut json: serde_json::Value = serde_json::from_str(text)?;
             let image = image_reference(&registry, service, &workspace.revision);
-            let note = if pushed[&image].digest.is_some() {
-                String::new()
-            } else {
-                format!(" ({image} is not in the registry, so its tag is compared, not its digest)")
-            };
+            let by_digest = pushed[&image].digest.is_some();
             taskdef::pin_images(&mut json, &pushed);
             let family = json.get("family").and_then(|f| f.as_str()).unwrap_or("?").to_string();
             let ecs = session.in_cluster(service.cluster(environment));
-            let Some(latest) = ecs.task_definition(&family).await? else {
-                println!(
-                    "{}: family {family} has no revision yet; a release registers it{note}",
-                    service.name
-                );
-                differing.push(service.name.as_str());
-                continue;
+            let latest = ecs.task_definition(&family).await?;
+            let registered = latest
+                .as_ref()
+                .map(|l| short_name(l["taskDefinitionArn"].as_str().unwrap_or("?")).to_string());
+            let changes = latest.as_ref().map_or_else(Vec::new, |latest| taskdef::changes(latest, &json));
+            let one = Compared {
+                name: service.name.clone(),
+                family,
+                differs: registered.is_none() || !changes.is_empty(),
+                registered,
+                image,
+                image_compared_by: if by_digest { "digest" } else { "tag" },
+                changes,
             };
-            let registered = short_name(latest["taskDefinitionArn"].as_str().unwrap_or("?")).to_string();
-            let changes = taskdef::changes(&latest, &json);
-            if changes.is_empty() {
-                println!("{}: no changes from {registered}{note}", service.name);
-                continue;
+            if !flags.json {
+                print!("{}", text_of(&one));
             }
-            differing.push(service.name.as_str());
-            let n = changes.len();
-            let verb = if n == 1 { "differs" } else { "differ" };
-            println!("{}: {n} field{} {verb} from {registered}{note}", service.name, plural(n));
-            for change in changes {
-                match (change.registered, change.rendered) {
-                    (Some(old), Some(new)) => println!("  ~ {}: {old:?} -> {new:?}", change.path),
-                    (None, Some(new)) => println!("  + {}: {new:?}", change.path),
-                    (Some(old), None) => println!("  - {}: {old:?}", change.path),
-                    (None, None) => {}
-                }
-            }
+            compared.push(one);
         }
-        anyhow::Ok(differing)
+        anyhow::Ok(compared)
     })?;
+    let differing: Vec<String> = compared.iter().filter(|c| c.differs).map(|c| c.name.clone()).collect();
+    if flags.json {
+        crate::json::print("diff", &Report { env: &environment.name, services: compared });
+    }
     if flags.exit_code && !differing.is_empty() {
         let n = differing.len();
         bail!(
@@ -73,6 +89,35 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The lines a compared service gets in plain output.
+fn text_of(compared: &Compared) -> String {
+    let Compared { name, family, image, .. } = compared;
+    let note = if compared.image_compared_by == "digest" {
+        String::new()
+    } else {
+        format!(" ({image} is not in the registry, so its tag is compared, not its digest)")
+    };
+    let Some(registered) = &compared.registered else {
+        return format!("{name}: family {family} has no revision yet; a release registers it{note}\n");
+    };
+    if compared.changes.is_empty() {
+        return format!("{name}: no changes from {registered}{note}\n");
+    }
+    let n = compared.changes.len();
+    let verb = if n == 1 { "differs" } else { "differ" };
+    let mut out = format!("{name}: {n} field{} {verb} from {registered}{note}\n", plural(n));
+    for change in &compared.changes {
+        let path = &change.path;
+        match (&change.registered, &change.rendered) {
+            (Some(old), Some(new)) => out += &format!("  ~ {path}: {old:?} -> {new:?}\n"),
+            (None, Some(new)) => out += &format!("  + {path}: {new:?}\n"),
+            (Some(old), None) => out += &format!("  - {path}: {old:?}\n"),
+            (None, None) => {}
+        }
+    }
+    out
 }
 
 /// This commit's image of every service, with its digest when the registry

@@ -2,6 +2,7 @@
 //! with its fix. A check that cannot run because an earlier one failed says
 //! so instead of failing a second time for the same reason.
 
+use crate::output::say;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +28,11 @@ const CALL_LIMIT: Duration = Duration::from_secs(30);
 pub(crate) fn run(flags: Doctor) -> Result<()> {
     let mut found = Vec::new();
     let mut push = |finding: Finding| {
-        findings::print(&finding);
+        if flags.json {
+            crate::ci::record(finding.check, &finding.summary);
+        } else {
+            findings::print(&finding);
+        }
         found.push(finding);
     };
     let rt = runtime()?;
@@ -101,10 +106,23 @@ pub(crate) fn run(flags: Doctor) -> Result<()> {
         });
     }
 
+    if flags.json {
+        let failed = found.iter().any(|f| f.status == findings::Status::Fail);
+        crate::json::print("doctor", &Report { ok: !failed, findings: &found });
+        findings::verdict("doctor", &found)?;
+        return Ok(());
+    }
     let n = findings::verdict("doctor", &found)?;
     let warnings = found.iter().filter(|f| f.status == findings::Status::Warn).count();
-    println!("doctor: {n} checks, no problem found{}", if warnings > 0 { " (see the warnings)" } else { "" });
+    say!("doctor: {n} checks, no problem found{}", if warnings > 0 { " (see the warnings)" } else { "" });
     Ok(())
+}
+
+/// `doctor --json`: whether every check passed (warnings allowed), and each finding.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    ok: bool,
+    findings: &'a [Finding],
 }
 
 /// Splits one of the tool's errors, worded "what went wrong; how to fix

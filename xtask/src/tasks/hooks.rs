@@ -2,6 +2,7 @@
 //! `cargo xtask pre-push`. A hook the tool did not write is never replaced
 //! or removed; the user is told how to chain the two instead.
 
+use crate::output::say;
 use std::fs;
 use std::path::Path;
 
@@ -38,7 +39,7 @@ pub(crate) fn run(flags: Hooks) -> Result<()> {
 fn install(dir: &Path, hook: &Path, shown: &str) -> Result<()> {
     match fs::read_to_string(hook) {
         Ok(text) if text == PRE_PUSH => {
-            println!("{shown} is installed already: `git push` runs `cargo xtask pre-push`");
+            say!("{shown} is installed already: `git push` runs `cargo xtask pre-push`");
             return Ok(());
         }
         Ok(text) if text.contains(MARKER) => {} // An older version of ours: replaced below.
@@ -52,7 +53,7 @@ fn install(dir: &Path, hook: &Path, shown: &str) -> Result<()> {
     }
     fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     write_atomic(hook, PRE_PUSH.as_bytes(), 0o755)?;
-    println!("installed {shown}: `git push` now runs `cargo xtask pre-push` first");
+    say!("installed {shown}: `git push` now runs `cargo xtask pre-push` first");
     Ok(())
 }
 
@@ -60,7 +61,7 @@ fn uninstall(hook: &Path, shown: &str) -> Result<()> {
     match fs::read_to_string(hook) {
         Ok(text) if text.contains(MARKER) => {
             fs::remove_file(hook).with_context(|| format!("remove {shown}"))?;
-            println!("removed {shown}");
+            say!("removed {shown}");
             Ok(())
         }
         Ok(_) => bail!(
@@ -68,7 +69,7 @@ fn uninstall(hook: &Path, shown: &str) -> Result<()> {
              pre-push`, remove that line by hand"
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("no pre-push hook at {shown}: nothing to remove");
+            say!("no pre-push hook at {shown}: nothing to remove");
             Ok(())
         }
         Err(e) => Err(e).with_context(|| format!("read {shown}")),

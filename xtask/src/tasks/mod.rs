@@ -16,6 +16,7 @@ pub(crate) mod rollback;
 pub(crate) mod status;
 pub(crate) mod test;
 
+use crate::output::say;
 use anyhow::{bail, Context, Result};
 
 use crate::deploy::WaitOptions;
@@ -56,7 +57,7 @@ impl Workspace {
         let options = exec::Options {
             jobs: run.jobs,
             force: run.force,
-            verbose: run.verbose,
+            verbose: crate::output::verbose(),
             force_deploy: false,
             wait: WaitOptions { timeout: std::time::Duration::ZERO, poll: std::time::Duration::ZERO },
         };
@@ -121,7 +122,7 @@ impl Workspace {
             let n = built.len();
             parts.push(format!("{n} built only ({})", at(&built)));
         }
-        println!("nothing to do: {}", parts.join("; "));
+        say!("nothing to do: {}", parts.join("; "));
     }
 
     /// Refuses to publish a dirty tree unless asked to.

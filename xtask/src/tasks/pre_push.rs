@@ -2,6 +2,7 @@
 //! runs, so a broken template or a committed secret never leaves the
 //! machine. No network, no engine, no AWS: it must finish in seconds.
 
+use crate::output::say;
 use std::path::Path;
 use std::time::Instant;
 
@@ -23,7 +24,7 @@ pub(crate) fn run(_flags: PrePush) -> Result<()> {
     let found = checks(&project);
     match findings::verdict("pre-push", &found) {
         Ok(n) => {
-            println!("pre-push: {n} checks passed in {:.1}s", started.elapsed().as_secs_f64());
+            say!("pre-push: {n} checks passed in {:.1}s", started.elapsed().as_secs_f64());
             Ok(())
         }
         Err(e) => Err(anyhow!(

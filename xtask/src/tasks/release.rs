@@ -1,9 +1,11 @@
 //! `cargo xtask release`: the whole graph for one environment.
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::exec::{Needs, Options};
 use crate::flags::Release;
+use crate::output::say;
 use crate::plan::{self, Plan, Step};
 use crate::render::{image_reference, registry_host, Rendered, Scope, Secrets};
 use crate::tasks::{plural, Workspace};
@@ -19,9 +21,16 @@ pub(crate) fn run(flags: Release) -> Result<()> {
     // release could actually start.
     let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
 
-    print!("{}", describe(&workspace, &plan, &stages, &rendered)?);
+    if flags.json {
+        crate::json::print("release", &plan_report(&workspace, &plan, &stages, &rendered)?);
+        return Ok(());
+    }
+    // The plan is what a dry run was asked to show; before a release it is progress.
+    if flags.dry_run || !crate::output::quiet() {
+        print!("{}", describe(&workspace, &plan, &stages, &rendered)?);
+    }
     if flags.dry_run {
-        println!("dry run: nothing was changed");
+        say!("dry run: nothing was changed");
         return Ok(());
     }
     workspace.require_clean(flags.allow_dirty)?;
@@ -36,7 +45,7 @@ pub(crate) fn run(flags: Release) -> Result<()> {
     let options = Options {
         jobs: flags.run.jobs,
         force: flags.run.force,
-        verbose: flags.run.verbose,
+        verbose: crate::output::verbose(),
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
@@ -49,6 +58,77 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services: deployed })?;
     workspace.report_nothing_to_do(&summary, &chosen);
     Ok(())
+}
+
+/// `release --dry-run --json`: the plan, stage by stage.
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    dry_run: bool,
+    env: &'a str,
+    commit: &'a str,
+    dirty: bool,
+    region: &'a str,
+    cluster: &'a str,
+    registry: String,
+    protected: bool,
+    services: Vec<&'a str>,
+    /// Each service's image for this commit (tagged with the commit that last changed it).
+    images: std::collections::BTreeMap<&'a str, String>,
+    /// Steps of a stage may run in parallel; a stage starts when the steps it waits for are done.
+    stages: Vec<Vec<PlannedStep>>,
+}
+
+#[derive(Serialize)]
+struct PlannedStep {
+    /// As the plain plan names it: `build api`.
+    step: String,
+    verb: &'static str,
+    service: Option<String>,
+    /// The steps it waits for.
+    after: Vec<String>,
+    /// What it will do, as the plain plan says it.
+    detail: String,
+}
+
+fn plan_report<'a>(
+    workspace: &'a Workspace,
+    plan: &Plan,
+    stages: &[Vec<usize>],
+    rendered: &'a [(&crate::project::Service, Rendered)],
+) -> Result<PlanReport<'a>> {
+    let environment = &workspace.environment;
+    let registry = registry_host(environment);
+    let mut planned = Vec::new();
+    for stage in stages {
+        let mut steps = Vec::new();
+        for &i in stage {
+            let node = &plan.nodes[i];
+            steps.push(PlannedStep {
+                step: node.step.to_string(),
+                verb: node.step.verb(),
+                service: node.step.service().map(str::to_string),
+                after: node.deps.iter().map(|&d| plan.nodes[d].step.to_string()).collect(),
+                detail: step_detail(workspace, &node.step, &registry, rendered)?,
+            });
+        }
+        planned.push(steps);
+    }
+    Ok(PlanReport {
+        dry_run: true,
+        env: &environment.name,
+        commit: &workspace.revision.sha,
+        dirty: workspace.revision.dirty,
+        region: &environment.region,
+        cluster: &environment.cluster,
+        protected: environment.protected,
+        services: rendered.iter().map(|(s, _)| s.name.as_str()).collect(),
+        images: rendered
+            .iter()
+            .map(|(s, _)| (s.name.as_str(), image_reference(&registry, s, &workspace.revision)))
+            .collect(),
+        stages: planned,
+        registry,
+    })
 }
 
 /// The plan as a user reads it: one stage after the other, what each step

@@ -1,5 +1,6 @@
 //! `cargo xtask rollback`: back to the last good release, or a chosen one.
 
+use crate::output::say;
 use std::collections::HashSet;
 
 use anyhow::{bail, Context, Result};
@@ -94,7 +95,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         };
         let force = flags.deploy.force_new_deployment;
         if short_name(&target) == short_name(&current) && !force {
-            println!("{name} runs {} already: nothing to do", short_name(&target));
+            say!("{name} runs {} already: nothing to do", short_name(&target));
             return Ok(());
         }
         let definition = ecs.task_definition(&target).await?.context("the target revision vanished")?;
@@ -102,7 +103,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         if !flags.force {
             images_are_there(&workspace, &definition, &target).await?;
         }
-        println!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
+        say!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
         let mut seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
         let after = ecs.update(name, &target, force).await?;
         let id = after.primary().map(|p| p.id.clone()).context("ECS started no PRIMARY deployment")?;
@@ -112,7 +113,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
             &id,
             &mut seen,
             flags.deploy.wait_options(),
-            |event| println!("event: {event}"),
+            |event| say!("event: {event}"),
             |_| {},
         )
         .await?;
@@ -120,7 +121,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
             deploy::Outcome::Stable(state) => {
                 deploy::record_good(&ecs, &state, &target, &commit).await?;
                 history::record(&ecs, &state.arn, &target, &commit, history::Outcome::Rollback).await?;
-                println!(
+                say!(
                     "{name} runs {} with {}/{} tasks{}",
                     short_name(&target),
                     state.running,

@@ -186,6 +186,17 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     assert_eq!((p.revisions(moto, "app"), p.revisions(moto, "worker")), (2, 2));
     let diff = p.xtask(&["diff", "--env", "dev"], moto).success();
     assert!(diff.stdout.contains(&format!("app: no changes from {app}:2")), "{}", diff.stdout);
+    let json = p.xtask(&["diff", "--env", "dev", "--service", "app", "--json"], moto).success();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!((report["version"].as_u64(), report["command"].as_str()), (Some(1), Some("diff")));
+    assert_eq!(
+        report["services"],
+        serde_json::json!([{
+            "name": "app", "family": app, "registered": format!("{app}:2"),
+            "image": format!("{}:{short}", p.image("app")), "image_compared_by": "digest",
+            "differs": false, "changes": []
+        }])
+    );
 
     // A new commit that changes a value: diff names the field, release ships it.
     p.repo.write("env/dev.toml", &p.repo.read("env/dev.toml").replace("\"hello\"", "\"bonjour\""));
@@ -197,6 +208,16 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
         "{}",
         diff.stdout
     );
+    let json = p.xtask(&["diff", "--env", "dev", "--service", "app", "--json"], moto).success();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["services"][0]["differs"], true);
+    assert_eq!(
+        report["services"][0]["changes"],
+        serde_json::json!([{
+            "path": "containerDefinitions[app].environment[GREETING].value",
+            "registered": "hello", "rendered": "bonjour"
+        }])
+    );
     p.xtask(&[&["release", "--env", "dev"][..], &fast].concat(), moto).success();
     assert_eq!(p.running_revision(moto, "app"), 3);
     let status = p.xtask(&["status", "--env", "dev"], moto).success();
@@ -205,6 +226,22 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     assert!(status.stdout.contains(&format!("commit    {short}")), "{}", status.stdout);
     assert!(status.stdout.contains("rollout   COMPLETED, 1/1 tasks running"), "{}", status.stdout);
     assert!(status.stdout.contains(&format!("before it {app}:2 ({short})")), "{}", status.stdout);
+    let json = p.xtask(&["status", "--env", "dev", "--json"], moto).success();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!((report["version"].as_u64(), report["command"].as_str()), (Some(1), Some("status")));
+    assert_eq!(report["env"], "dev");
+    let shown = &report["services"][0];
+    assert_eq!((shown["name"].as_str(), shown["kind"].as_str()), (Some("app"), Some("deployed")));
+    assert_eq!(shown["revision"], format!("{app}:3"));
+    assert_eq!(shown["commit"], short);
+    assert_eq!(shown["images"], serde_json::json!([format!("{}@{digest}", p.image("app"))]));
+    assert_eq!((shown["rollout"].as_str(), shown["running"].as_i64()), (Some("COMPLETED"), Some(1)));
+    assert_eq!(shown["last_good"], serde_json::json!({ "revision": format!("{app}:3"), "commit": short }));
+    assert_eq!(
+        shown["previous_good"],
+        serde_json::json!({ "revision": format!("{app}:2"), "commit": short })
+    );
+    assert_eq!(report["services"][1]["name"], "worker");
 
     // Back to the release before, then forward again by commit, then by revision.
     let back =

@@ -123,6 +123,32 @@ fn a_bad_environment_file_and_a_missing_variable_are_findings_of_their_own() {
     assert!(run.stdout.contains(
         "skip  aws               needs the project, its git revision and a valid environment (see above)\n"
     ));
+    // The same findings as one JSON document (docs/json.md), and the same exit code.
+    let json = repo.xtask(&["doctor", "--env", "dev", "--json"]).failure();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!((report["version"].as_u64(), report["command"].as_str()), (Some(1), Some("doctor")));
+    assert_eq!(report["ok"], false);
+    let findings = report["findings"].as_array().unwrap();
+    let environments = findings.iter().find(|f| f["check"] == "environments").unwrap();
+    assert_eq!(environments["status"], "fail");
+    assert_eq!(environments["summary"], "1 problem");
+    assert_eq!(
+        environments["details"],
+        serde_json::json!(["env/dev.toml:2: invalid basic string, expected `\"`"])
+    );
+    let aws = findings.iter().find(|f| f["check"] == "aws").unwrap();
+    assert_eq!(aws["status"], "skip");
+    assert_eq!(aws["fix"], serde_json::Value::Null);
+    // Text and JSON tell the same checks, in the same order.
+    let checks: Vec<&str> = findings.iter().map(|f| f["check"].as_str().unwrap()).collect();
+    let text_checks: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(checks, text_checks);
+    assert!(json.stderr.starts_with("error: doctor: 1 of "), "{}", json.stderr);
     let run = repo.xtask(&["doctor", "--env", "staging"]).failure();
     assert!(
         run.stdout.contains(

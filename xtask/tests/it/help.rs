@@ -23,13 +23,16 @@ fn help_lists_every_command_with_a_line_each() {
     }
 }
 
+/// Every command, as `--help` lists them.
+pub(crate) const COMMANDS: [&str; 15] = [
+    "dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback", "history", "ci",
+    "pre-push", "hooks", "doctor", "test",
+];
+
 #[test]
 fn every_command_shows_examples_even_in_short_help() {
     let repo = Repo::empty();
-    for command in [
-        "dev-env", "render", "build", "push", "release", "deploy", "diff", "status", "rollback", "history",
-        "ci", "pre-push", "hooks", "doctor",
-    ] {
+    for command in COMMANDS {
         let run = repo.xtask(&[command, "-h"]).success();
         assert!(
             run.stdout.contains(&format!("Examples:\n  cargo xtask {command}")),
@@ -70,4 +73,34 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&piped.stderr).contains('\x1b'));
+}
+
+#[test]
+fn quiet_and_verbose_are_taken_by_every_command() {
+    let repo = Repo::empty();
+    for command in crate::help::COMMANDS {
+        let run = repo.xtask(&[command, "--help"]).success();
+        for flag in ["\n  -q, --quiet\n", "\n  -v, --verbose\n"] {
+            assert!(run.stdout.contains(flag), "{command} --help lacks {flag:?}:\n{}", run.stdout);
+        }
+    }
+    let both = repo.xtask(&["dev-env", "-q", "-v"]).exit(2);
+    assert!(
+        both.stderr.contains("the argument '--quiet' cannot be used with '--verbose'"),
+        "{}",
+        both.stderr
+    );
+}
+
+#[test]
+fn quiet_leaves_out_progress_but_not_what_was_asked_for() {
+    let repo = Repo::project();
+    let run = repo.xtask(&["dev-env", "-q"]).success();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    assert!(repo.exists("services/api/dev.env"), "-q still does the work");
+    // A dry run was asked to show the plan: -q drops only the closing line.
+    let plan = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success().stdout;
+    let quiet = repo.xtask(&["release", "--env", "dev", "--dry-run", "--quiet"]).success().stdout;
+    assert_eq!(plan, format!("{quiet}dry run: nothing was changed\n"));
+    assert!(quiet.starts_with("release plan: env dev, commit "), "{quiet}");
 }

@@ -68,6 +68,8 @@ fn pre_push_passes_on_a_sound_project_without_release_secrets() {
     );
     assert!(lines[6].starts_with("pre-push: 6 checks passed in "), "{}", run.stdout);
     assert_eq!(run.stderr, "");
+    // -q: checks that pass say nothing.
+    assert_eq!(repo.xtask(&["pre-push", "-q"]).success().stdout, "");
 }
 
 #[test]
@@ -86,6 +88,13 @@ fn pre_push_names_each_broken_thing_and_changes_nothing() {
     let before = repo.snapshot();
     let run = repo.xtask_with(&["pre-push"], &[("API_TOKEN", "tok-very-secret-1")]).failure();
     assert!(repo.snapshot() == before, "pre-push changed files");
+    // -q leaves out the checks that pass, never one that fails.
+    let quiet = repo.xtask_with(&["pre-push", "-q"], &[("API_TOKEN", "tok-very-secret-1")]).failure();
+    let failing: Vec<&str> =
+        run.stdout.lines().filter(|l| !l.starts_with("ok ") && !l.starts_with("skip ")).collect();
+    assert_eq!(quiet.stdout.lines().collect::<Vec<_>>(), failing);
+    assert!(quiet.stdout.contains("FAIL  env files"), "{}", quiet.stdout);
+    assert_eq!(quiet.stderr, run.stderr);
     for expected in [
         "FAIL  templates         2 problems\n\
          \x20                      templates/web.env.j2:2: undefined value: `values.mode` is undefined (env dev)\n\

@@ -140,6 +140,11 @@ fn build_tags_labels_honours_dockerignore_and_reuses_images() {
     let forced = project.xtask(&["build", "--force", "--service", "base"], s.moto_port).success();
     assert!(forced.stdout.contains(&format!("build base         built {base} (")), "{}", forced.stdout);
     assert!(!forced.stdout.contains("build app"), "--service base must not build app");
+    // -q: the same run without a line of progress; -v: every build step's output as well.
+    assert_eq!(project.xtask(&["build", "-q"], s.moto_port).success().stdout, "");
+    let verbose = project.xtask(&["build", "--force", "--service", "base", "-v"], s.moto_port).success();
+    assert!(verbose.stdout.contains("build base | "), "{}", verbose.stdout);
+    assert!(!forced.stdout.contains("build base | "), "{}", forced.stdout);
 }
 
 #[test]

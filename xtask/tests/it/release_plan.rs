@@ -68,6 +68,45 @@ dry run: nothing was changed
 }
 
 #[test]
+fn dry_run_json_is_the_plan_the_text_shows() {
+    let repo = project_with_base();
+    let text = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success().stdout;
+    let json = repo.xtask(&["release", "--env", "dev", "--dry-run", "--json"]).success();
+    assert_eq!(json.stderr, "");
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!((plan["version"].as_u64(), plan["command"].as_str()), (Some(1), Some("release")));
+    assert_eq!((plan["dry_run"].as_bool(), plan["env"].as_str()), (Some(true), Some("dev")));
+    assert_eq!(plan["services"], serde_json::json!(["api", "base", "web"]));
+    assert_eq!(plan["images"]["base"], format!("127.0.0.1:5000/base:{}", repo.short_sha()));
+    // Stage by stage, the same steps with the same words as the plain plan.
+    let mut from_json = String::new();
+    for (number, stage) in plan["stages"].as_array().unwrap().iter().enumerate() {
+        from_json += &format!("stage {}\n", number + 1);
+        for step in stage.as_array().unwrap() {
+            from_json +=
+                &format!("{} | {}\n", step["step"].as_str().unwrap(), step["detail"].as_str().unwrap());
+        }
+    }
+    let mut from_text = String::new();
+    for line in text.lines().filter(|l| l.starts_with("stage ") || l.starts_with("  ")) {
+        match line.strip_prefix("  ") {
+            Some(step) => {
+                let (name, detail) = step.split_once("  ").unwrap();
+                from_text += &format!("{} | {}\n", name.trim(), detail.trim());
+            }
+            None => from_text += &format!("{}\n", line.split(" (").next().unwrap()),
+        }
+    }
+    assert_eq!(from_json, from_text);
+    let build_api = plan["stages"][2].as_array().unwrap().iter().find(|s| s["step"] == "build api").unwrap();
+    assert_eq!((build_api["verb"].as_str(), build_api["service"].as_str()), (Some("build"), Some("api")));
+    assert_eq!(build_api["after"], serde_json::json!(["revision", "build base"]));
+    // --json shows a plan, so it goes with --dry-run only.
+    let alone = repo.xtask(&["release", "--env", "dev", "--json"]).exit(2);
+    assert!(alone.stderr.contains("required arguments were not provided:\n  --dry-run"), "{}", alone.stderr);
+}
+
+#[test]
 fn one_service_brings_its_base_image_but_deploys_alone() {
     let repo = project_with_base();
     let run = repo.xtask(&["release", "--env", "dev", "--service", "api", "--dry-run"]).success();
