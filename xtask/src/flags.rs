@@ -37,6 +37,7 @@ pub(crate) enum Command {
     Hooks(Hooks),
     Doctor(Doctor),
     Test(Test),
+    Completions(Completions),
 }
 
 /// Write each service's env file for local docker compose.
@@ -431,6 +432,17 @@ pub(crate) struct Test {
     /// Arguments for `cargo test --workspace` (after `--`).
     #[arg(last = true, value_name = "CARGO TEST ARGS")]
     pub(crate) args: Vec<String>,
+}
+
+/// Print a shell completion script for `cargo xtask`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask completions bash > ~/.local/share/bash-completion/completions/cargo-xtask"
+)]
+pub(crate) struct Completions {
+    /// The shell the script is for.
+    #[arg(value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// Consent to change a protected environment.

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
         flags::Command::Test(flags) => tasks::test::run(flags),
+        flags::Command::Completions(flags) => tasks::completions::run(flags),
     };
     // In CI the outcome is also reported where the CI system shows it.
     let title = format!("cargo xtask {}", command_words());

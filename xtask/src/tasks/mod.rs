@@ -2,6 +2,7 @@
 
 pub(crate) mod build;
 pub(crate) mod ci;
+pub(crate) mod completions;
 pub(crate) mod deploy;
 pub(crate) mod dev_env;
 pub(crate) mod diff;

@@ -104,3 +104,64 @@ fn quiet_leaves_out_progress_but_not_what_was_asked_for() {
     assert_eq!(plan, format!("{quiet}dry run: nothing was changed\n"));
     assert!(quiet.starts_with("release plan: env dev, commit "), "{quiet}");
 }
+
+/// Completion scripts, loaded by the shells themselves: bash and fish
+/// complete real command lines; zsh (whose completion needs its line
+/// editor) parses the script and registers it for `cargo`.
+#[test]
+fn completions_complete_cargo_xtask_command_lines() {
+    let repo = Repo::empty();
+    let dir = tempfile::tempdir().unwrap();
+    let script = |shell: &str| {
+        let path = dir.path().join(shell);
+        std::fs::write(&path, repo.xtask(&["completions", shell]).success().stdout).unwrap();
+        path
+    };
+    let bash = script("bash");
+    let complete = |words: &str| {
+        let out = crate::tools::tool("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); \
+                 _cargo_xtask_or_cargo cargo \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+                 echo \"${{COMPREPLY[*]}}\"",
+                bash.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(complete("cargo xtask re"), "render release");
+    assert_eq!(complete("cargo xtask release --e"), "--env");
+    assert_eq!(complete("cargo xtask completions z"), "zsh");
+    assert_eq!(complete("cargo xt"), "xtask");
+
+    let fish = script("fish");
+    let out = crate::tools::tool("fish")
+        .arg("-c")
+        .arg(format!(
+            "source {}; complete -C'cargo xtask rel'; complete -C'cargo xtask status --j'",
+            fish.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "release\tRelease to an environment: the whole graph, in dependency order\n\
+         --json\tPrint one JSON document (its shape: docs/json.md) instead of lines\n"
+    );
+
+    let zsh = script("zsh");
+    let out = crate::tools::tool("zsh")
+        .arg("-c")
+        .arg(format!(
+            "autoload -U compinit; compinit -u -D; source {}; print -r -- $_comps[cargo]",
+            zsh.display()
+        ))
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "_cargo_xtask_or_cargo\n");
+    assert!(crate::tools::tool("zsh").arg("-n").arg(&zsh).status().unwrap().success());
+}
