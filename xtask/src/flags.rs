@@ -38,6 +38,7 @@ pub(crate) enum Command {
     Doctor(Doctor),
     Test(Test),
     Completions(Completions),
+    Docs(Docs),
 }
 
 /// Write each service's env file for local docker compose.
@@ -443,6 +444,20 @@ pub(crate) struct Completions {
     /// The shell the script is for.
     #[arg(value_name = "SHELL")]
     pub(crate) shell: clap_complete::Shell,
+}
+
+/// Write the README's command reference from each command's --help.
+///
+/// Replaces what stands between the README's two command-reference marker
+/// lines with the short help of every command; the rest of the README is
+/// left alone. `--check` writes nothing and fails when the reference is
+/// stale (CI runs it), so a new command or flag cannot be missing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask docs\n  cargo xtask docs --check")]
+pub(crate) struct Docs {
+    /// Write nothing; fail if the README's reference differs from --help.
+    #[arg(long)]
+    pub(crate) check: bool,
 }
 
 /// Consent to change a protected environment.

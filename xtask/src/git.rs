@@ -206,6 +206,16 @@ impl Git {
     /// The commit of a service's image at an earlier commit (any revision
     /// git understands), or `None` when git does not know that commit.
     pub(crate) fn image_commit_at(&self, revision: &str, inputs: Vec<PathBuf>) -> Option<String> {
+        // `<root commit>^` names nothing: that image has no predecessor, and
+        // git's complaint about it is not the user's business.
+        let spec = format!("{revision}^{{commit}}");
+        let sh = shell(&self.root).ok()?;
+        cmd!(sh, "git rev-parse --verify --quiet {spec}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()
+            .ok()?;
         let found = self.last_changes(revision, vec![(String::new(), inputs)]).ok()?;
         found.into_iter().next().map(|(_, found)| found.id)
     }
@@ -413,6 +423,21 @@ mod tests {
             .collect();
         assert_eq!(pathspecs(&paths), ["Cargo.lock", "services/api", "services/apix"]);
         assert_eq!(pathspecs(&[PathBuf::new(), PathBuf::from("services/api")]), ["."]);
+    }
+
+    #[test]
+    fn the_commit_before_a_root_commit_is_none_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = shell(dir.path()).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        let (name, email) = ("user.name=t", "user.email=t@example.com");
+        cmd!(sh, "git init -q").run().unwrap();
+        cmd!(sh, "git add a.txt").run().unwrap();
+        cmd!(sh, "git -c {name} -c {email} commit -q -m first").run().unwrap();
+        let git = Git::open(dir.path()).unwrap();
+        let head = git.image_commit_at("HEAD", vec![PathBuf::from("a.txt")]).unwrap();
+        assert_eq!(head.len(), 40);
+        assert_eq!(git.image_commit_at(&format!("{head}^"), vec![PathBuf::from("a.txt")]), None);
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
         flags::Command::Test(flags) => tasks::test::run(flags),
         flags::Command::Completions(flags) => tasks::completions::run(flags),
+        flags::Command::Docs(flags) => tasks::docs::run(flags),
     };
     // In CI the outcome is also reported where the CI system shows it.
     let title = format!("cargo xtask {}", command_words());

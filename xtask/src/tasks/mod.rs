@@ -6,6 +6,7 @@ pub(crate) mod completions;
 pub(crate) mod deploy;
 pub(crate) mod dev_env;
 pub(crate) mod diff;
+pub(crate) mod docs;
 pub(crate) mod doctor;
 pub(crate) mod history;
 pub(crate) mod hooks;

@@ -152,6 +152,9 @@ fn push_lands_in_the_registry_with_the_printed_digest_and_a_rerun_pushes_nothing
     let s = servers();
     let project = images(s.registry_port);
     let run = project.xtask(&["push", "--env", "dev"], s.moto_port).success();
+    // The images' commit is the repository's first: there is no image before
+    // it to take a cache from, and nothing else to say about it.
+    assert_eq!(run.stderr, "");
     for service in ["base", "app"] {
         let image = project.image(service, s.registry_port);
         let inspected = skopeo_inspect(&image);
