@@ -436,10 +436,15 @@ pub(crate) struct Test {
 }
 
 /// Print a shell completion script for `cargo xtask`.
+///
+/// The script completes `cargo` command lines whose first word is `xtask`,
+/// and hands any other cargo command line to cargo's own completion when the
+/// shell has it. Write it to a file once and load that file at shell start.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  cargo xtask completions bash > ~/.local/share/bash-completion/completions/cargo-xtask"
-)]
+#[command(after_help = "Examples:\n  cargo xtask completions bash > ~/.cargo-xtask.bash  \
+                        # in ~/.bashrc: source ~/.cargo-xtask.bash\n  \
+                        cargo xtask completions zsh > ~/.cargo-xtask.zsh  # in ~/.zshrc, after compinit\n  \
+                        cargo xtask completions fish > ~/.config/fish/conf.d/cargo-xtask.fish")]
 pub(crate) struct Completions {
     /// The shell the script is for.
     #[arg(value_name = "SHELL")]

@@ -63,12 +63,17 @@ fn reference() -> String {
     let mut cli = Cli::command();
     // Building gives each subcommand its full name (`cargo xtask build`) in its usage line.
     cli.build();
-    let mut out = String::new();
+    let mut out = String::from("\n");
     section(&mut out, "cargo xtask", &mut cli);
-    for command in cli.get_subcommands_mut() {
+    // clap's own `help` subcommands only repeat the others.
+    for command in cli.get_subcommands_mut().filter(|c| c.get_name() != "help") {
         let name = format!("cargo xtask {}", command.get_name());
         section(&mut out, &name, command);
-        let nested: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_string()).collect();
+        let nested: Vec<String> = command
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|name| name != "help")
+            .collect();
         for sub in nested {
             let sub_command = command.find_subcommand_mut(&sub).expect("listed just now");
             section(&mut out, &format!("{name} {sub}"), sub_command);
@@ -81,7 +86,7 @@ fn section(out: &mut String, title: &str, command: &mut clap::Command) {
     // Plain text: `StyledStr`'s Display leaves styles out.
     let help = command.render_help().to_string();
     let help: Vec<&str> = help.lines().map(str::trim_end).collect();
-    *out += &format!("\n#### `{title}`\n\n```text\n{}\n```\n\n", help.join("\n").trim_end());
+    *out += &format!("#### `{title}`\n\n```text\n{}\n```\n\n", help.join("\n").trim_end());
 }
 
 #[cfg(test)]
@@ -93,16 +98,17 @@ mod tests {
         let reference = reference();
         let mut cli = Cli::command();
         cli.build();
-        for command in cli.get_subcommands() {
+        for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
             let title = format!("#### `cargo xtask {}`", command.get_name());
             assert!(reference.contains(&title), "no {title}");
-            for sub in command.get_subcommands() {
+            for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
                 let title = format!("#### `cargo xtask {} {}`", command.get_name(), sub.get_name());
                 assert!(reference.contains(&title), "no {title}");
             }
         }
         assert!(reference.contains("Usage: cargo xtask build [OPTIONS]"), "{reference}");
         assert!(!reference.contains('\x1b'), "no terminal styles");
+        assert!(!reference.contains("#### `cargo xtask help"), "clap's help command repeats the others");
     }
 
     #[test]
