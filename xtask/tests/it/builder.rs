@@ -14,7 +14,8 @@ use crate::servers::{servers, ECR_PASSWORD, ECR_USER};
 /// `tar -tv`-style listing (mode, owner, path) of a folder in an image.
 fn listing(image: &str, path: &str) -> Vec<String> {
     let container = docker(&["create", image, "none"]);
-    let out = Command::new("docker").args(["cp", &format!("{container}:{path}"), "-"]).output().unwrap();
+    let out =
+        crate::tools::tool("docker").args(["cp", &format!("{container}:{path}"), "-"]).output().unwrap();
     docker(&["rm", &container]);
     let mut archive = tar::Archive::new(&out.stdout[..]);
     let mut lines: Vec<String> = archive
@@ -154,7 +155,7 @@ fn a_private_base_image_is_pulled_with_the_tools_credentials_by_either_builder()
     // Nothing of the base is left on the engine, and the CLI holds no login:
     // only the tool's own token can fetch it.
     docker(&["rmi", &base]);
-    let _ = Command::new("docker").args(["logout", &format!("127.0.0.1:{}", s.registry_port)]).output();
+    let _ = crate::tools::tool("docker").args(["logout", &format!("127.0.0.1:{}", s.registry_port)]).output();
     project
         .repo
         .write("services/mirror/service.toml", &format!("repository = \"{}/mirror\"\n", project.prefix));

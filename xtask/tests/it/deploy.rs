@@ -410,14 +410,14 @@ fn a_commit_that_changes_one_service_rebuilds_and_redeploys_only_that_service() 
     assert!(commit_label(&format!("{}:2", p.family("app"))).starts_with(&first));
     assert!(commit_label(&format!("{}:3", p.family("worker"))).starts_with(&second));
     // No image of the app was made for the second commit.
-    let tagged = Command::new("docker")
+    let tagged = crate::tools::tool("docker")
         .args(["image", "inspect", &format!("{}:{second}", p.image("app"))])
         .output()
         .unwrap();
     assert!(!tagged.status.success(), "the app was rebuilt for a commit that did not change it");
 
     // A machine without the app's image (a fresh CI runner) finds it in the registry.
-    let removed = Command::new("docker").args(["rmi", &app_image]).output().unwrap();
+    let removed = crate::tools::tool("docker").args(["rmi", &app_image]).output().unwrap();
     assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
     p.repo.write("services/worker/hello.txt", "worker, changed again\n");
     p.repo.commit();
@@ -573,7 +573,7 @@ fn a_missing_cluster_or_service_is_named_before_anything_is_built() {
     let run = p.xtask(&["release", "--env", "dev"], moto).failure();
     assert!(run.stderr.contains("cannot start, nothing was changed"), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("ECS cluster {} does not exist", p.prefix)), "{}", run.stderr);
-    let built = Command::new("docker")
+    let built = crate::tools::tool("docker")
         .args(["image", "inspect", &format!("{}:{}", p.image("app"), p.repo.short_sha())])
         .output()
         .unwrap();
@@ -690,8 +690,9 @@ fn ci_stages_build_publish_and_deploy_the_commit_and_summarise_each_step() {
     let built = p.xtask_with(&["ci", "build", "--env", "dev"], moto, &ci).success();
     assert!(built.stdout.contains(&format!("built {}:{short}", p.image("app"))), "{}", built.stdout);
     assert!(!built.stderr.contains('\r'), "a live status line in CI:\n{:?}", built.stderr);
-    let inspect =
-        Command::new("docker").args(["image", "inspect", &format!("{}:{short}", p.image("worker"))]).output();
+    let inspect = crate::tools::tool("docker")
+        .args(["image", "inspect", &format!("{}:{short}", p.image("worker"))])
+        .output();
     assert!(inspect.unwrap().status.success(), "ci build left no image");
 
     let published = p.xtask_with(&["ci", "publish", "--env", "dev"], moto, &ci).success();
@@ -819,7 +820,7 @@ fn an_image_of_the_registry_that_the_release_does_not_build_is_looked_up_before_
              builds it too\n"
         )
     );
-    let built = Command::new("docker")
+    let built = crate::tools::tool("docker")
         .args(["image", "inspect", &format!("{}:{}", p.image("worker"), p.repo.short_sha())])
         .output()
         .unwrap();
@@ -956,7 +957,7 @@ fn a_session_of_another_account_is_refused_and_endpoints_and_region_resolve_as_t
          account 210987654321 (`account_id` in env/dev.toml); export the AWS_PROFILE of account 210987654321, or \
          correct `account_id`\n"
     );
-    let built = Command::new("docker")
+    let built = crate::tools::tool("docker")
         .args(["image", "inspect", &format!("{}:{}", p.image("app"), p.repo.short_sha())])
         .output()
         .unwrap();

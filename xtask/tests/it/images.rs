@@ -72,7 +72,7 @@ impl Images {
 }
 
 pub(crate) fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
+    let out = crate::tools::tool("docker").args(args).output().unwrap();
     assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
@@ -350,7 +350,12 @@ fn a_failed_build_shows_its_log_and_keeps_the_other_work() {
     ), "{}", run.stderr);
     // A failed build leaves no tag behind.
     let broken = project.image("broken", s.registry_port);
-    assert!(!Command::new("docker").args(["image", "inspect", &broken]).output().unwrap().status.success());
+    assert!(!crate::tools::tool("docker")
+        .args(["image", "inspect", &broken])
+        .output()
+        .unwrap()
+        .status
+        .success());
     // The other services' images were built and are reused by the next run.
     assert!(run.stdout.contains("build app          built 127.0.0.1:"), "{}", run.stdout);
     std::fs::remove_dir_all(project.repo.path().join("services/broken")).unwrap();
