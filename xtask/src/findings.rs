@@ -60,7 +60,8 @@ impl Finding {
     /// A failure made of several problems: "N problems", each one a detail.
     pub(crate) fn problems(check: &'static str, problems: Vec<String>, fix: impl Into<String>) -> Finding {
         let n = problems.len();
-        Finding::fail(check, format!("{n} problem{}", crate::tasks::plural(n)), fix).with_details(problems)
+        Finding::fail(check, format!("{n} problem{}", crate::workspace::plural(n)), fix)
+            .with_details(problems)
     }
 
     pub(crate) fn with_details(mut self, details: Vec<String>) -> Finding {

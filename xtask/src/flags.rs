@@ -84,9 +84,8 @@ pub(crate) struct Render {
 /// Base images build before the images built FROM them, independent ones in
 /// parallel. An image that exists for this commit is reused.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --env prod --service api --force"
-)]
+#[command(after_help = "Examples:\n  cargo xtask build\n  cargo xtask build --dry-run\n  \
+                  cargo xtask build --env prod --service api --force")]
 pub(crate) struct Build {
     /// Environment whose registry names the images, a file under `env/`.
     #[arg(long, default_value = "dev", value_name = "ENV")]
@@ -95,6 +94,8 @@ pub(crate) struct Build {
     pub(crate) services: ServiceFilter,
     #[command(flatten)]
     pub(crate) run: RunFlags,
+    #[command(flatten)]
+    pub(crate) preview: DryRun,
 }
 
 /// Build each service's image if needed, then push it to the environment's registry.
@@ -106,7 +107,8 @@ pub(crate) struct Build {
 /// pushed image's digest.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  cargo xtask push --env prod\n  cargo xtask push --env prod --service api --jobs 1"
+    after_help = "Examples:\n  cargo xtask push --env prod\n  cargo xtask push --env prod --dry-run\n  \
+                  cargo xtask push --env prod --service api --jobs 1"
 )]
 pub(crate) struct Push {
     /// Environment to push to, a file under `env/`.
@@ -119,6 +121,8 @@ pub(crate) struct Push {
     /// Push images of a tree with uncommitted changes (tagged `-dirty`).
     #[arg(long)]
     pub(crate) allow_dirty: bool,
+    #[command(flatten)]
+    pub(crate) preview: DryRun,
 }
 
 /// How steps run.
@@ -154,12 +158,8 @@ pub(crate) struct Release {
     pub(crate) env: String,
     #[command(flatten)]
     pub(crate) services: ServiceFilter,
-    /// Print the plan and stop before the first change.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// With --dry-run, print the plan as one JSON document (its shape: docs/json.md).
-    #[arg(long, requires = "dry_run")]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) preview: DryRun,
     #[command(flatten)]
     pub(crate) confirm: Confirm,
     /// Release a tree with uncommitted changes (images tagged `-dirty`).
@@ -180,6 +180,7 @@ pub(crate) struct Release {
 /// restarts it anyway), and waits for the rollout, rolling back on failure.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  cargo xtask deploy --env staging\n  \
+                        cargo xtask deploy --env staging --dry-run --json\n  \
                         cargo xtask deploy --env prod --service api --force-new-deployment --yes")]
 pub(crate) struct Deploy {
     /// Environment to deploy to, a file under `env/`.
@@ -197,6 +198,8 @@ pub(crate) struct Deploy {
     pub(crate) jobs: usize,
     #[command(flatten)]
     pub(crate) deploy: DeployFlags,
+    #[command(flatten)]
+    pub(crate) preview: DryRun,
 }
 
 /// Show how the rendered task definitions differ from the registered ones.
@@ -268,7 +271,8 @@ pub(crate) struct History {
 /// registry (`--force` skips the check). `--to` takes a revision number of
 /// the family, or a commit (a prefix of 7 characters or more is enough).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  cargo xtask rollback --env prod --service api --yes\n  \
+#[command(after_help = "Examples:\n  cargo xtask rollback --env prod --service api --dry-run\n  \
+                        cargo xtask rollback --env prod --service api --yes\n  \
                         cargo xtask rollback --env prod --service api --to 41 --yes\n  \
                         cargo xtask rollback --env staging --service api --to 1a2b3c4")]
 pub(crate) struct Rollback {
@@ -284,6 +288,9 @@ pub(crate) struct Rollback {
     /// Roll back even when the target's images cannot be found in their registry.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Say which release it would go back to, and stop before changing anything.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     #[command(flatten)]
     pub(crate) confirm: Confirm,
     #[command(flatten)]
@@ -465,6 +472,17 @@ pub(crate) struct Docs {
     pub(crate) check: bool,
 }
 
+/// Showing the plan instead of running it.
+#[derive(Debug, Args)]
+pub(crate) struct DryRun {
+    /// Print the plan and stop before the first change.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// With --dry-run, print the plan as one JSON document (its shape: docs/json.md).
+    #[arg(long, requires = "dry_run")]
+    pub(crate) json: bool,
+}
+
 /// Consent to change a protected environment.
 #[derive(Debug, Args)]
 pub(crate) struct Confirm {
@@ -500,12 +518,4 @@ pub(crate) struct ServiceFilter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-}
+mod tests;

@@ -108,7 +108,7 @@ pub(crate) async fn record(
 
 /// The time now as RFC 3339 to the second (tag values are short).
 fn now_to_the_second() -> String {
-    let now = crate::exec::now_rfc3339();
+    let now = crate::clock::now_rfc3339();
     match now.split_once('.') {
         Some((seconds, _)) => format!("{seconds}Z"),
         None => now,

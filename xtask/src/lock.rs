@@ -106,7 +106,7 @@ fn acquire_in(dir: &Path, environment: &Environment, cluster: &str, wait: Durati
     }
     file.set_len(0).and_then(|()| file.rewind()).context("clear the lock file")?;
     let me =
-        format!("pid {} (`{}`, started {})", std::process::id(), command_line(), crate::exec::now_rfc3339());
+        format!("pid {} (`{}`, started {})", std::process::id(), command_line(), crate::clock::now_rfc3339());
     file.write_all(me.as_bytes()).and_then(|()| file.flush()).context("write the lock file")?;
     Ok(Lock { file })
 }

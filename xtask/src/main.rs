@@ -3,6 +3,7 @@
 
 mod aws;
 mod ci;
+mod clock;
 mod context;
 mod deploy;
 mod docker;
@@ -10,7 +11,7 @@ mod dockerignore;
 mod ecr;
 mod ecs;
 mod envfile;
-mod exec;
+mod executor;
 mod files;
 mod findings;
 mod flags;
@@ -22,6 +23,7 @@ mod lock;
 mod net;
 mod output;
 mod plan;
+mod preview;
 mod project;
 mod render;
 #[cfg(test)]
@@ -29,6 +31,7 @@ mod robustness;
 mod secrets;
 mod taskdef;
 mod tasks;
+mod workspace;
 
 use std::process::ExitCode;
 

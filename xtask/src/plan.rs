@@ -298,11 +298,12 @@ fn add_pushes(plan: &mut Plan, services: &[&Service]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn service(name: &str, after: &[&str], deployable: bool) -> Service {
+    /// A service of the usual layout, for tests of plans and of running them.
+    pub(crate) fn service(name: &str, after: &[&str], deployable: bool) -> Service {
         Service {
             name: name.into(),
             dir: PathBuf::from("services").join(name),

@@ -7,5 +7,5 @@ use crate::tasks::Workspace;
 
 pub(crate) fn run(flags: Build) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
-    workspace.images(&flags.services.names, &flags.run, false)
+    workspace.images(&flags.services.names, &flags.run, false, &flags.preview)
 }

@@ -2,9 +2,10 @@
 
 use anyhow::{bail, Result};
 
-use crate::exec::{Needs, Options};
+use crate::executor::{Needs, Options};
 use crate::flags::Deploy;
 use crate::plan;
+use crate::preview::Preview;
 use crate::render::{Scope, Secrets};
 use crate::tasks::Workspace;
 
@@ -18,12 +19,17 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
              so there is nothing to deploy"
         );
     }
+    let plan = plan::deploy(&services);
+    plan.stages()?;
+    if flags.preview.dry_run {
+        let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
+        Preview::new("deploy", &workspace, &plan, &rendered)?.print_dry_run(flags.preview.json);
+        return Ok(());
+    }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
     let clusters: Vec<&str> = services.iter().map(|s| s.cluster(&workspace.environment)).collect();
     let _locks = crate::lock::acquire(&workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
-    let plan = plan::deploy(&services);
-    plan.stages()?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
     let options = Options {
         jobs: flags.jobs,

@@ -7,6 +7,8 @@ use crate::tasks::Workspace;
 
 pub(crate) fn run(flags: Push) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
-    workspace.require_clean(flags.allow_dirty)?;
-    workspace.images(&flags.services.names, &flags.run, true)
+    if !flags.preview.dry_run {
+        workspace.require_clean(flags.allow_dirty)?;
+    }
+    workspace.images(&flags.services.names, &flags.run, true, &flags.preview)
 }

@@ -29,10 +29,16 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
             service.name
         );
     }
-    workspace.require_consent(&flags.confirm)?;
+    // A dry run changes nothing, so it needs neither consent nor the lock.
+    if !flags.dry_run {
+        workspace.require_consent(&flags.confirm)?;
+    }
     let environment = &workspace.environment;
     let cluster = service.cluster(environment);
-    let _locks = crate::lock::acquire(environment, &[cluster], flags.deploy.wait_for_lock)?;
+    let _locks = match flags.dry_run {
+        true => None,
+        false => Some(crate::lock::acquire(environment, &[cluster], flags.deploy.wait_for_lock)?),
+    };
     let name = service.ecs_service.as_str();
     runtime()?.block_on(async {
         let ecs = Ecs::connect(&environment.region, cluster).await;
@@ -102,6 +108,18 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         let commit = taskdef::commit_of(&definition).unwrap_or("").to_string();
         if !flags.force {
             images_are_there(&workspace, &definition, &target).await?;
+        }
+        if flags.dry_run {
+            let commit = if commit.is_empty() { "unknown".to_string() } else { commit.chars().take(12).collect() };
+            println!("rollback plan: env {}, ECS service {name} in cluster {cluster}", environment.name);
+            println!("  update  {name}: {} -> {} (image commit {commit})", short_name(&current), short_name(&target));
+            println!(
+                "  check   {}",
+                if flags.force { "none (--force): the images are not looked for" } else { "its images are in their registry" }
+            );
+            println!("  wait    until the rollout completes with every task running; record it in the history");
+            say!("dry run: nothing was changed");
+            return Ok(());
         }
         say!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
         let mut seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();

@@ -243,6 +243,19 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     );
     assert_eq!(report["services"][1]["name"], "worker");
 
+    // A dry run says where a rollback would go, and changes nothing.
+    let plan = p.xtask(&["rollback", "--env", "dev", "--service", "app", "--dry-run"], moto).success();
+    assert_eq!(
+        plan.stdout,
+        format!(
+            "rollback plan: env dev, ECS service app in cluster {cluster}\n  update  app: {app}:3 -> {app}:2 (image \
+             commit {short})\n  check   its images are in their registry\n  wait    until the rollout completes with \
+             every task running; record it in the history\ndry run: nothing was changed\n",
+            cluster = p.prefix
+        )
+    );
+    assert_eq!(p.running_revision(moto, "app"), 3);
+
     // Back to the release before, then forward again by commit, then by revision.
     let back =
         p.xtask(&[&["rollback", "--env", "dev", "--service", "app"][..], &fast].concat(), moto).success();

@@ -22,11 +22,12 @@ fn test_body(root: &Path, path: &str) -> Result<String, String> {
     let parts: Vec<&str> = path.split("::").collect();
     let (file, name) = match parts.as_slice() {
         [file, name] => (root.join(format!("xtask/tests/it/{file}.rs")), *name),
-        // `a::b::tests::name` is in xtask/src/a/b.rs (or a/b/mod.rs).
+        // `a::b::tests::name` is in xtask/src/a/b/tests.rs, or inline in a/b.rs (or a/b/mod.rs).
         [modules @ .., "tests", name] if !modules.is_empty() => {
             let base = root.join("xtask/src").join(modules.join("/"));
-            let file = base.with_extension("rs");
-            (if file.exists() { file } else { base.join("mod.rs") }, *name)
+            let candidates = [base.join("tests.rs"), base.with_extension("rs"), base.join("mod.rs")];
+            let file = candidates.iter().find(|f| f.exists()).unwrap_or(&candidates[0]).clone();
+            (file, *name)
         }
         _ => return Err(format!("`{path}` is not `file::test` nor `module::tests::test`")),
     };

@@ -67,6 +67,84 @@ dry run: nothing was changed
     assert_eq!(run.stderr, "");
 }
 
+/// `build`, `push` and `deploy` show their plans as `release` does, and
+/// change nothing (no engine, registry or AWS is asked: none is running for
+/// this test's project).
+#[test]
+fn build_push_and_deploy_print_their_plans_with_dry_run() {
+    let repo = project_with_base();
+    let sha = repo.short_sha();
+    let web = repo.short_sha_of("HEAD~1");
+    let full = String::from_utf8(repo.git(&["rev-parse", "HEAD"]).stdout).unwrap();
+    let full = full.trim();
+    let api = Repo::tag_with_args(&sha, &[("BASE", &format!("127.0.0.1:5000/base:{sha}"))]);
+    let head = |command: &str, services: &str| {
+        format!(
+            "{command} plan: env dev, commit {sha}, {services}\nregion us-east-1, cluster local, registry 127.0.0.1:5000\n"
+        )
+    };
+    let build = repo.xtask(&["build", "--dry-run", "--service", "api"]).success();
+    assert_eq!(
+        build.stdout,
+        head("build", "2 services: api, base")
+            + &format!(
+                "stage 1 (2 in parallel)
+  revision       commit {full}
+  prebuild base  run `sh rootfs.sh` in services/base
+stage 2
+  build base     services/base/Dockerfile (context services/base) for linux/amd64 -> 127.0.0.1:5000/base:{sha}
+stage 3
+  build api      services/api/Dockerfile (context services/api) for linux/amd64, --build-arg BASE -> 127.0.0.1:5000/demo/api:{api}
+dry run: nothing was changed
+"
+            )
+    );
+    let push = repo.xtask(&["push", "--env", "dev", "--dry-run", "--service", "web"]).success();
+    assert_eq!(
+        push.stdout,
+        head("push", "1 service: web")
+            + &format!(
+                "stage 1 (2 in parallel)
+  revision         commit {full}
+  registry-auth    token for 127.0.0.1:5000
+stage 2 (2 in parallel)
+  build web        services/web/Dockerfile (context services/web) for linux/amd64 -> 127.0.0.1:5000/web:{web}
+  ensure-repo web  repository web in us-east-1
+stage 3
+  push web         127.0.0.1:5000/web:{web}, unless the registry has it
+dry run: nothing was changed
+"
+            )
+    );
+    let deploy = repo.xtask(&["deploy", "--env", "dev", "--dry-run", "--service", "web"]).success();
+    assert_eq!(
+        deploy.stdout,
+        head("deploy", "1 service: web")
+            + &format!(
+                "stage 1 (2 in parallel)
+  revision       commit {full}
+  registry-auth  token for 127.0.0.1:5000
+stage 2 (2 in parallel)
+  render web     templates/web.task.json.j2
+  locate web     127.0.0.1:5000/web:{web} must be in the registry
+stage 3
+  register web   task definition family demo-web, image pinned to its digest, unless unchanged
+stage 4
+  deploy web     ECS service web in cluster local, unless it runs the revision already
+stage 5
+  wait web       until the rollout completes with every task running, else roll back
+dry run: nothing was changed
+"
+            )
+    );
+    let json = repo.xtask(&["deploy", "--env", "dev", "--dry-run", "--json"]).success();
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (plan["command"].as_str(), plan["services"].as_array().map(Vec::len)),
+        (Some("deploy"), Some(2))
+    );
+}
+
 #[test]
 fn dry_run_json_is_the_plan_the_text_shows() {
     let repo = project_with_base();

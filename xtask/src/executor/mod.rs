@@ -1,0 +1,253 @@
+//! The executor: runs a plan's steps against the Docker Engine, the
+//! registry and ECS. `scheduler` decides when each step runs; this module
+//! checks every precondition before the first change and dispatches each
+//! step to its body: `images` (prebuild, build), `push`, `rollout`
+//! (locate, register, deploy, wait). `progress` is the status line,
+//! `preflight` the registry checks made before anything changes.
+
+mod images;
+mod preflight;
+mod progress;
+mod push;
+mod rollout;
+pub(crate) mod scheduler;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use anyhow::{bail, Context as _, Result};
+use tokio::sync::Mutex;
+
+use crate::deploy::WaitOptions;
+use crate::docker::Engine;
+use crate::ecr::Ecr;
+use crate::ecs::Ecs;
+use crate::plan::{Plan, Step};
+use crate::project::Service;
+use crate::render::{image_reference, registry_host, Rendered};
+use crate::workspace::Workspace;
+use progress::Progress;
+pub(crate) use scheduler::{Outcome, Summary};
+use scheduler::{Signals, StepRunner};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) jobs: usize,
+    pub(crate) force: bool,
+    pub(crate) verbose: bool,
+    /// Start a new deployment even when the service runs the revision already.
+    pub(crate) force_deploy: bool,
+    pub(crate) wait: WaitOptions,
+}
+
+/// What a run needs besides the engine, checked before anything changes.
+pub(crate) struct Needs {
+    /// A registry session (ECR token).
+    pub(crate) registry: bool,
+    /// ECS services that will be deployed, which must exist, each with its cluster.
+    pub(crate) ecs_services: Vec<(String, String)>,
+}
+
+pub(crate) struct Executor<'w> {
+    workspace: &'w Workspace,
+    rendered: HashMap<String, Rendered>,
+    options: Options,
+    registry: String,
+    engine: Engine,
+    ecr: Option<Ecr>,
+    ecs: Option<Ecs>,
+    /// The task definition each ECS service ran when the run started, by
+    /// cluster and ECS service.
+    running: BTreeMap<(String, String), String>,
+    /// Digests of the registry's images that task definitions run and this
+    /// run does not build, by image reference, found before it started.
+    located: BTreeMap<String, String>,
+    /// Digests of the images pushed (or found in the registry) this run, by service.
+    digests: Mutex<BTreeMap<String, String>>,
+    /// Where each service's image was found already, by service, once asked:
+    /// its prebuild and its build ask the same question.
+    reusable: Mutex<BTreeMap<String, Option<&'static str>>>,
+    /// The task definition ARN each service is to run, once registered (or found unchanged).
+    registered: Mutex<BTreeMap<String, String>>,
+    /// Deployments started this run, by service.
+    deployments: Mutex<BTreeMap<String, Started>>,
+    progress: Progress,
+}
+
+/// A deployment this run started, and what the service ran before it.
+struct Started {
+    id: String,
+    before: String,
+    seen_events: HashSet<String>,
+}
+
+impl<'w> Executor<'w> {
+    /// Checks every precondition before the first side effect and reports
+    /// all that fail together: the engine, and for a push the AWS session.
+    pub(crate) async fn prepare(
+        workspace: &'w Workspace,
+        rendered: Vec<(&Service, Rendered)>,
+        options: Options,
+        needs: Needs,
+    ) -> Result<Executor<'w>> {
+        let environment = &workspace.environment;
+        let registry = registry_host(environment);
+        let engine = Engine::connect().await;
+        let ecr = if needs.registry {
+            let ecr = Ecr::connect(&environment.region, &registry).await;
+            Some(ecr.credentials().await.map(|_| ecr))
+        } else {
+            None
+        };
+        let mut problems = Vec::new();
+        if let Err(e) = &engine {
+            problems.push(format!("{e:#}"));
+        }
+        if let Some(Err(e)) = &ecr {
+            problems.push(format!("{e:#}"));
+        }
+        // A session of another account would change the wrong services, or
+        // none: refused before anything else is asked of AWS. An expired
+        // session was reported above already; one line says it.
+        let uses_aws = needs.registry || !needs.ecs_services.is_empty();
+        let mut session_usable = !matches!(ecr, Some(Err(_)));
+        if uses_aws && session_usable {
+            let account = crate::aws::account(&environment.region).await;
+            if let Err(e) = account.and_then(|account| crate::aws::check_account(environment, &account)) {
+                problems.push(format!("{e:#}"));
+                session_usable = false;
+            }
+        }
+        let mut running = BTreeMap::new();
+        let ecs = if needs.ecs_services.is_empty() {
+            None
+        } else {
+            let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
+            if session_usable {
+                let sessions: Vec<Ecs> =
+                    needs.ecs_services.iter().map(|(cluster, _)| ecs.in_cluster(cluster)).collect();
+                let found = futures_util::future::join_all(
+                    sessions
+                        .iter()
+                        .zip(&needs.ecs_services)
+                        .map(|(session, (_, name))| session.service(name)),
+                )
+                .await;
+                let mut missing = Vec::new();
+                for (key, state) in needs.ecs_services.iter().zip(found) {
+                    match state {
+                        Ok(state) => {
+                            running.insert(key.clone(), state.task_definition);
+                        }
+                        Err(e) => missing.push(format!("{e:#}")),
+                    }
+                }
+                missing.dedup();
+                problems.extend(missing);
+            }
+            Some(ecs)
+        };
+        let located = match (&engine, &ecr, session_usable) {
+            (Ok(engine), Some(Ok(ecr)), true) => {
+                // A registry that is down or refuses the token is found now,
+                // not after every image is built.
+                let probe = rendered.first().map(|(s, _)| image_reference(&registry, s, &workspace.revision));
+                if let Some(reference) = probe {
+                    if let Err(problem) =
+                        preflight::probe_registry(engine, ecr, &registry, &reference, environment).await
+                    {
+                        problems.push(problem);
+                    }
+                }
+                preflight::locate_foreign_images(engine, ecr, &registry, workspace, &rendered, &mut problems)
+                    .await?
+            }
+            _ => BTreeMap::new(),
+        };
+        if !problems.is_empty() {
+            bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
+        }
+        Ok(Executor {
+            workspace,
+            rendered: rendered.into_iter().map(|(s, r)| (s.name.clone(), r)).collect(),
+            options,
+            registry,
+            engine: engine?,
+            ecr: ecr.transpose()?,
+            ecs,
+            running,
+            located,
+            digests: Mutex::new(BTreeMap::new()),
+            reusable: Mutex::new(BTreeMap::new()),
+            registered: Mutex::new(BTreeMap::new()),
+            deployments: Mutex::new(BTreeMap::new()),
+            progress: Progress::new(),
+        })
+    }
+
+    /// Runs every step of the plan; returns an error naming the steps that
+    /// failed or could not start.
+    /// Runs every step of the plan; returns an error naming the steps that
+    /// failed or could not start.
+    pub(crate) async fn run(&self, plan: &Plan) -> Result<Summary> {
+        scheduler::run(plan, self, self.options.jobs, &self.progress, Signals::listen()?).await
+    }
+
+    async fn step(&self, step: &Step) -> Result<Outcome> {
+        let service = step.service().and_then(|name| self.workspace.project.service(name));
+        match (step, service) {
+            (Step::Revision, _) => Ok(Outcome::Done(format!("commit {}", self.workspace.revision.sha))),
+            (Step::Prebuild(_), Some(service)) => self.prebuild(service).await,
+            (Step::Build(_), Some(service)) => self.build(service).await,
+            (Step::RegistryAuth, _) => {
+                self.ecr()?.credentials().await?;
+                Ok(Outcome::Done(format!("token for {}", self.registry)))
+            }
+            (Step::EnsureRepository(_), Some(service)) => {
+                let created =
+                    self.ecr()?.ensure_repository(&service.repository, service.immutable_tags).await?;
+                Ok(if created {
+                    Outcome::Done(format!("created repository {}", service.repository))
+                } else {
+                    Outcome::Skipped(format!("repository {} exists", service.repository))
+                })
+            }
+            (Step::Push(_), Some(service)) => self.push(service).await,
+            (Step::Render(_), Some(service)) => {
+                let rendered = &self.rendered[&service.name];
+                let mut what = Vec::new();
+                if let Some(env_file) = &rendered.env_file {
+                    what.push(format!("{} variables", crate::render::parse_env_file(env_file).len()));
+                }
+                if rendered.task_definition.is_some() {
+                    what.push("task definition".to_string());
+                }
+                Ok(Outcome::Done(format!("rendered {}", what.join(" and "))))
+            }
+            (Step::Locate(_), Some(service)) => self.locate(service).await,
+            (Step::Register(_), Some(service)) => self.register(service).await,
+            (Step::Deploy(_), Some(service)) => self.deploy(service).await,
+            (Step::Wait(_), Some(service)) => self.wait(service).await,
+            (step, None) => bail!("{step}: no such service in the project"),
+        }
+    }
+
+    fn ecr(&self) -> Result<&Ecr> {
+        self.ecr.as_ref().context("no registry session was prepared for this command")
+    }
+
+    /// The ECS session, in the cluster the service runs in.
+    fn ecs(&self, service: &Service) -> Result<Ecs> {
+        let ecs = self.ecs.as_ref().context("no ECS session was prepared for this command")?;
+        Ok(ecs.in_cluster(service.cluster(&self.workspace.environment)))
+    }
+
+    fn image(&self, service: &Service) -> String {
+        image_reference(&self.registry, service, &self.workspace.revision)
+    }
+}
+
+impl StepRunner for Executor<'_> {
+    async fn run(&self, step: &Step) -> Result<Outcome> {
+        self.step(step).await
+    }
+}

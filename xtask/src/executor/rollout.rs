@@ -1,0 +1,217 @@
+//! The steps that put an image in service: find it in the registry, register
+//! the task definition (unless ECS has it already), update the ECS service,
+//! and follow the rollout to the end, rolling back when it fails.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+
+use super::Started;
+use super::{Executor, Outcome};
+use crate::deploy;
+use crate::docker::PushError;
+use crate::history;
+use crate::project::Service;
+use crate::taskdef::{self, short_name};
+use crate::workspace::plural;
+
+impl Executor<'_> {
+    /// Finds this commit's image in the registry, for a deploy without a push.
+    pub(super) async fn locate(&self, service: &Service) -> Result<Outcome> {
+        let reference = self.image(service);
+        let credentials = self.ecr()?.credentials().await?;
+        match self.engine.registry_has(&reference, &credentials).await {
+            Ok(Some(digest)) => {
+                self.digests.lock().await.insert(service.name.clone(), digest.clone());
+                Ok(Outcome::Done(format!("{reference} is {digest}")))
+            }
+            Ok(None) => bail!(
+                "{reference} is not in the registry; push it first: cargo xtask push --env {} --service {}",
+                self.workspace.environment.name,
+                service.name
+            ),
+            Err(PushError { message, .. }) => bail!("look up {reference}: {}", message.trim()),
+        }
+    }
+
+    /// The rendered task definition with this run's images pinned to their
+    /// digests; refuses one that runs an image of the registry that was not
+    /// pushed, which would leave the service pointing at nothing.
+    async fn task_definition(&self, service: &Service) -> Result<serde_json::Value> {
+        let text = self.rendered[&service.name]
+            .task_definition
+            .as_deref()
+            .with_context(|| format!("{} has no task definition template", service.name))?;
+        let mut json: serde_json::Value =
+            serde_json::from_str(text).context("parse the rendered task definition")?;
+        let digests = self.digests.lock().await;
+        let mut pushed: BTreeMap<String, taskdef::Pin> = self
+            .workspace
+            .project
+            .services
+            .iter()
+            .filter_map(|s| {
+                let digest = Some(digests.get(&s.name)?.clone());
+                let commit = Some(self.workspace.revision.image(&s.name).commit.clone());
+                Some((self.image(s), taskdef::Pin { digest, commit }))
+            })
+            .collect();
+        for (image, digest) in &self.located {
+            pushed.insert(image.clone(), taskdef::Pin { digest: Some(digest.clone()), commit: None });
+        }
+        taskdef::pin_images(&mut json, &pushed);
+        // The preflight located every other image of the registry; one left
+        // unpinned is this run's own, whose push failed or did not happen.
+        let prefix = format!("{}/", self.registry);
+        if let Some(image) =
+            taskdef::images_of(&json).into_iter().find(|i| i.starts_with(&prefix) && !i.contains('@'))
+        {
+            bail!(
+                "the task definition of {} runs {image}, which this release did not push; release the service \
+                 that builds it too, or refer to a pushed image",
+                service.name
+            );
+        }
+        Ok(json)
+    }
+
+    pub(super) async fn register(&self, service: &Service) -> Result<Outcome> {
+        let ecs = &self.ecs(service)?;
+        let json = self.task_definition(service).await?;
+        let family =
+            json.get("family").and_then(|f| f.as_str()).context("the task definition has no `family`")?;
+        let latest = ecs.task_definition(family).await?;
+        let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
+        let changed = latest.as_ref().map(|latest| taskdef::changes(latest, &json).len());
+        if changed == Some(0) {
+            let why = format!("{} is identical", short_name(newest));
+            self.registered.lock().await.insert(service.name.clone(), newest.to_string());
+            return Ok(Outcome::Skipped(why));
+        }
+        // After a rollback the service runs an older revision than the
+        // newest: releasing what it runs must not register a duplicate.
+        let key = (ecs.cluster.clone(), service.ecs_service.clone());
+        let running = self.running.get(&key).cloned().unwrap_or_default();
+        let same_family = short_name(&running).rsplit_once(':').is_some_and(|(f, _)| f == family);
+        if same_family && short_name(&running) != short_name(newest) {
+            if let Some(current) = ecs.task_definition(&running).await? {
+                if taskdef::changes(&current, &json).is_empty() {
+                    let why = format!("{} is identical and runs already", short_name(&running));
+                    self.registered.lock().await.insert(service.name.clone(), running);
+                    return Ok(Outcome::Skipped(why));
+                }
+            }
+        }
+        let arn = ecs.register(&json).await?;
+        let outcome = Outcome::Done(match changed {
+            Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
+            None => format!("registered {} (a new family)", short_name(&arn)),
+        });
+        self.registered.lock().await.insert(service.name.clone(), arn);
+        Ok(outcome)
+    }
+
+    pub(super) async fn deploy(&self, service: &Service) -> Result<Outcome> {
+        let ecs = &self.ecs(service)?;
+        let target =
+            self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
+        let before = ecs.service(&service.ecs_service).await?;
+        if short_name(&before.task_definition) == short_name(&target) && !self.options.force_deploy {
+            return Ok(Outcome::Skipped(format!(
+                "{} runs {} already",
+                service.ecs_service,
+                short_name(&target)
+            )));
+        }
+        let seen_events = before.events.iter().map(|e| e.id.clone()).collect();
+        let after = ecs.update(&service.ecs_service, &target, self.options.force_deploy).await?;
+        let id = after.primary().map(|p| p.id.clone()).context("ECS started no PRIMARY deployment")?;
+        let what = format!(
+            "{} {} -> {} (deployment {id})",
+            service.ecs_service,
+            short_name(&before.task_definition),
+            short_name(&target)
+        );
+        self.deployments
+            .lock()
+            .await
+            .insert(service.name.clone(), Started { id, before: before.task_definition, seen_events });
+        Ok(Outcome::Done(what))
+    }
+
+    pub(super) async fn wait(&self, service: &Service) -> Result<Outcome> {
+        let ecs = &self.ecs(service)?;
+        let name = service.ecs_service.as_str();
+        let target =
+            self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
+        let started = self.deployments.lock().await.remove(&service.name);
+        let (id, before, mut seen_events, fresh) = match started {
+            Some(s) => (s.id, Some(s.before), s.seen_events, true),
+            // Not deployed this run: follow what runs, which an interrupted
+            // release may have left rolling out.
+            None => {
+                let state = ecs.service(name).await?;
+                let id = state.primary().map(|p| p.id.clone()).unwrap_or_default();
+                (id, None, state.events.iter().map(|e| e.id.clone()).collect(), false)
+            }
+        };
+        let begun = Instant::now();
+        let step = format!("wait {}", service.name);
+        let outcome = deploy::wait(
+            ecs,
+            name,
+            &id,
+            &mut seen_events,
+            self.options.wait,
+            |event| self.progress.line(&format!("{step:<18} event: {event}")),
+            |status| self.progress.update(&step, status),
+        )
+        .await?;
+        let why = match outcome {
+            deploy::Outcome::Stable(state) => {
+                let commit = &self.workspace.revision.image(&service.name).commit;
+                deploy::record_good(ecs, &state, &target, commit).await?;
+                // Only a deployment this run made is a new release in the history.
+                if fresh {
+                    history::record(ecs, &state.arn, &target, commit, history::Outcome::Good).await?;
+                }
+                let what = format!(
+                    "{name} runs {} with {}/{} tasks",
+                    short_name(&target),
+                    state.running,
+                    state.desired
+                );
+                return Ok(if fresh {
+                    Outcome::Done(format!("{what} ({:.1}s)", begun.elapsed().as_secs_f64()))
+                } else {
+                    Outcome::Skipped(format!("{what}, stable"))
+                });
+            }
+            deploy::Outcome::ReplacedByEcs(why) => {
+                let commit = &self.workspace.revision.image(&service.name).commit;
+                let arn = ecs.service(name).await?.arn;
+                history::record(ecs, &arn, &target, commit, history::Outcome::Failed).await?;
+                bail!(deploy::Failed {
+                    code: deploy::EXIT_ECS_ROLLED_BACK,
+                    message: format!("{name}: the deployment of {} failed: {why}", short_name(&target)),
+                })
+            }
+            deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
+        };
+        let commit = &self.workspace.revision.image(&service.name).commit;
+        let Err(failed) = deploy::fail_and_roll_back(
+            ecs,
+            name,
+            &target,
+            commit,
+            before.as_deref(),
+            why,
+            &mut seen_events,
+            self.options.wait,
+            |event| self.progress.line(&format!("{step:<18} event: {event}")),
+        )
+        .await;
+        Err(failed)
+    }
+}
