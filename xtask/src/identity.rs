@@ -88,6 +88,20 @@ pub(crate) fn digest(build_args: &std::collections::BTreeMap<String, String>) ->
     hasher.finalize().iter().take(DIGEST_LEN / 2).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The registry host images of an environment are pushed to.
+pub(crate) fn registry_host(environment: &Environment) -> String {
+    environment
+        .registry_override
+        .clone()
+        .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", environment.account_id, environment.region))
+}
+
+/// The tagged image reference of a service for a revision: tagged with the
+/// commit its image is built from.
+pub(crate) fn image_reference(registry: &str, service: &Service, revision: &Revision) -> String {
+    format!("{registry}/{}:{}", service.repository, revision.image(&service.name).image_tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

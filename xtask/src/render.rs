@@ -18,14 +18,13 @@
 //! - `secret("NAME")`: the same, redacted whenever output is shown.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::fs;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Kwargs, Serde, Value};
-use minijinja::{AutoEscape, Environment as Jinja, ErrorKind, State, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment as Jinja, State, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::git::Revision;
@@ -83,49 +82,6 @@ pub(crate) struct Renderer<'p> {
     context: BaseContext,
 }
 
-#[derive(Serialize, Clone)]
-struct BaseContext {
-    environment: EnvironmentView,
-    values: toml::Table,
-    git: Revision,
-    images: BTreeMap<String, String>,
-}
-
-#[derive(Serialize, Clone)]
-struct EnvironmentView {
-    name: String,
-    region: String,
-    account_id: String,
-    cluster: String,
-    registry: String,
-}
-
-#[derive(Serialize)]
-struct ServiceView<'a> {
-    name: &'a str,
-    repository: &'a str,
-    platform: &'a str,
-    os: &'a str,
-    arch: &'a str,
-    ecs_service: &'a str,
-    /// The ECS cluster it runs in (its own `cluster`, else the environment's).
-    cluster: &'a str,
-    /// The commit the service's image is built from.
-    commit: &'a str,
-    image_tag: &'a str,
-}
-
-#[derive(Serialize)]
-struct TemplateContext<'a> {
-    #[serde(flatten)]
-    base: &'a BaseContext,
-    service: ServiceView<'a>,
-    image: &'a str,
-    target: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service_env: Option<Vec<EnvVar>>,
-}
-
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct EnvVar {
     pub(crate) name: String,
@@ -137,41 +93,6 @@ pub(crate) struct Rendered {
     pub(crate) build_args: BTreeMap<String, String>,
     pub(crate) env_file: Option<String>,
     pub(crate) task_definition: Option<String>,
-}
-
-/// Every problem found while rendering a set of templates, reported together
-/// so a user fixes them in one pass.
-#[derive(Debug)]
-pub(crate) struct RenderErrors(pub(crate) Vec<String>);
-
-impl std::fmt::Display for RenderErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.len();
-        writeln!(f, "{n} template problem{} found, nothing was written:", if n == 1 { "" } else { "s" })?;
-        for (i, problem) in self.0.iter().enumerate() {
-            write!(f, "  {problem}")?;
-            if i + 1 < n {
-                writeln!(f)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for RenderErrors {}
-
-/// The registry host images of an environment are pushed to.
-pub(crate) fn registry_host(environment: &Environment) -> String {
-    environment
-        .registry_override
-        .clone()
-        .unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com", environment.account_id, environment.region))
-}
-
-/// The tagged image reference of a service for a revision: tagged with the
-/// commit its image is built from.
-pub(crate) fn image_reference(registry: &str, service: &Service, revision: &Revision) -> String {
-    format!("{registry}/{}:{}", service.repository, revision.image(&service.name).image_tag)
 }
 
 impl<'p> Renderer<'p> {
@@ -443,286 +364,20 @@ pub(crate) fn render_all<'s>(
     Report { rendered, problems, missing: renderer.missing_variables(), missing_problems }
 }
 
-/// Whether a template reads a top-level variable (minijinja's own analysis
-/// of the parsed template, so `{% if %}` branches count too).
-fn reads_variable(
-    jinja: &mut Jinja<'static>,
-    project: &Project,
-    name: &str,
-    variable: &str,
-) -> Result<bool, String> {
-    let template = load_template(jinja, project, name)?;
-    Ok(template.undeclared_variables(false).contains(variable))
-}
+mod checks;
+mod context;
+mod errors;
+mod templates;
+mod variables;
 
-/// A template of `templates/`, read and parsed the first time it is asked for.
-fn load_template<'j>(
-    jinja: &'j mut Jinja<'static>,
-    project: &Project,
-    name: &str,
-) -> Result<minijinja::Template<'j, 'j>, String> {
-    if jinja.get_template(name).is_err() {
-        let path = project.templates_dir().join(name);
-        let source = fs::read_to_string(&path)
-            .with_context(|| format!("read templates/{name}"))
-            .map_err(|e| format!("{e:#}"))?;
-        jinja.add_template_owned(name.to_string(), source).map_err(|e| located(&e))?;
-    }
-    jinja.get_template(name).map_err(|e| located(&e))
-}
-
-fn render_template<C: Serialize>(
-    jinja: &mut Jinja<'static>,
-    project: &Project,
-    name: &str,
-    context: &C,
-) -> Result<String, String> {
-    let template = load_template(jinja, project, name)?;
-    template
-        .render(Value::from(Serde(context)))
-        .map_err(|e| format!("{}{}", located(&e), hyphen_hint(template.source())))
-}
-
-/// `images.web-base` reads to minijinja as `images.web` minus `base`: when a
-/// template that failed has such a name, the error says how to write it.
-fn hyphen_hint(source: &str) -> String {
-    let mut rest = source;
-    while let Some(at) = rest.find("images.") {
-        let after = &rest[at + "images.".len()..];
-        let name: String =
-            after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-        let name = name.trim_end_matches('-');
-        if name.contains('-') {
-            return format!(
-                "; minijinja reads `images.{name}` as a subtraction: write `images['{name}']` for a service \
-                 whose name has a `-`"
-            );
-        }
-        rest = after;
-    }
-    String::new()
-}
-
-fn process_variable(
-    shared: &Mutex<Shared>,
-    state: &State,
-    var: &str,
-    kwargs: &Kwargs,
-    secret: bool,
-    secrets: Secrets,
-) -> Result<Value, minijinja::Error> {
-    let default: Option<String> = kwargs.get("default")?;
-    kwargs.assert_all_used()?;
-    let value = match (std::env::var(var), default) {
-        (Ok(value), _) => value,
-        (Err(_), Some(default)) => default,
-        (Err(_), None) => {
-            let mut shared = shared.lock().unwrap();
-            let entry = shared
-                .missing
-                .entry(var.to_string())
-                .or_insert_with(|| Missing { templates: BTreeSet::new() });
-            entry.templates.insert(state.name().to_string());
-            String::new()
-        }
-    };
-    let secretish = secret || looks_secret(var);
-    let rendered = if secrets == Secrets::Redact && secretish && !value.is_empty() {
-        REDACTED.to_string()
-    } else {
-        value
-    };
-    if secretish && rendered.len() >= SHORTEST_SEARCHED_SECRET {
-        shared.lock().unwrap().secret_values.insert(var.to_string(), rendered.clone());
-    }
-    Ok(Value::from(rendered))
-}
-
-/// Whether a variable's name says it holds a credential, so that it is
-/// redacted even when a template forgot to use `secret(...)`.
-pub(crate) fn looks_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.contains("SECRET")
-        || upper.contains("PASSWORD")
-        || upper.contains("TOKEN")
-        || upper.contains("CONNECTION_STRING")
-        || upper.ends_with("_KEY")
-        || upper.ends_with("KEY_ID")
-        || upper == "DSN"
-        || upper.ends_with("_DSN")
-}
-
-/// `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
-pub(crate) fn parse_env_file(text: &str) -> Vec<EnvVar> {
-    text.lines()
-        .filter_map(crate::envfile::variable)
-        .map(|(name, value)| EnvVar { name: name.to_string(), value: value.to_string() })
-        .collect()
-}
-
-/// What a task definition must not do, whatever the template says: depart
-/// from what RegisterTaskDefinition takes, put a credential where anyone who
-/// can describe it reads it, hide what runs behind `latest`, or ask for a
-/// CPU the image was not built for. Each problem names the field's path.
-fn check_task_definition(
-    template: &str,
-    json: &serde_json::Value,
-    service: &Service,
-    registry: &str,
-) -> Vec<String> {
-    let at = format!("templates/{template}");
-    let mut problems: Vec<String> =
-        crate::taskdef::check_schema(json).into_iter().map(|problem| format!("{at}: {problem}")).collect();
-    let containers =
-        json.get("containerDefinitions").and_then(|c| c.as_array()).map(Vec::as_slice).unwrap_or(&[]);
-    for container in containers {
-        let name = container.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-        let field = format!("containerDefinitions[{name}]");
-        let variables =
-            container.get("environment").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
-        for entry in variables {
-            let Some(variable) = entry.get("name").and_then(|n| n.as_str()) else { continue };
-            let value = entry.get("value").and_then(|v| v.as_str()).unwrap_or_default();
-            let what = if looks_secret(variable) {
-                "a secret-looking name".to_string()
-            } else if let Some(shape) = crate::secrets::shape(value) {
-                format!("the value looks like {shape}")
-            } else {
-                continue;
-            };
-            problems.push(format!(
-                "{at}: {field}.environment[{variable}]: {what} in `environment`, where anyone who can describe \
-                 the task definition reads it; move it under `secrets`, with `valueFrom` an SSM parameter (name or \
-                 ARN) or a Secrets Manager ARN"
-            ));
-        }
-        let secrets = container.get("secrets").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or(&[]);
-        for secret in secrets {
-            let variable = secret.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-            let Some(reference) = secret.get("valueFrom").and_then(|v| v.as_str()) else { continue };
-            if !is_secret_reference(reference) {
-                problems.push(format!(
-                    "{at}: {field}.secrets[{variable}].valueFrom is neither an SSM parameter or Secrets Manager \
-                     ARN nor an SSM parameter name (letters, digits, `_.-/`); write the reference there, never \
-                     the value"
-                ));
-            }
-        }
-        if let Some(image) = container.get("image").and_then(|i| i.as_str()) {
-            if let Some(problem) = unpinned_image(image, registry) {
-                problems.push(format!("{at}: {field}.image: {problem}"));
-            }
-        }
-    }
-    let wanted = if service.platform == "linux/arm64" { "ARM64" } else { "X86_64" };
-    if let Some(arch) = json.pointer("/runtimePlatform/cpuArchitecture").and_then(|a| a.as_str()) {
-        if arch != wanted {
-            problems.push(format!(
-                "{at}: runtimePlatform.cpuArchitecture is {arch}, but {} builds its image for {}; make them agree \
-                 (`platform` in {})",
-                service.name,
-                service.platform,
-                service.dir.join("service.toml").display()
-            ));
-        }
-    }
-    problems
-}
-
-/// Why an image reference does not say what runs, if it does not: the
-/// project's own images are tagged with their commit by `{{ image }}`; any
-/// other image (a sidecar such as the X-Ray daemon or Envoy) needs a version
-/// tag or a digest.
-fn unpinned_image(image: &str, registry: &str) -> Option<String> {
-    if image.contains('@') {
-        return None;
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    let tag = last.split_once(':').map(|(_, tag)| tag);
-    if tag.is_some_and(|tag| tag != "latest") {
-        return None;
-    }
-    let what = if tag.is_some() { "is tagged `latest`" } else { "has no tag" };
-    Some(if image.starts_with(&format!("{registry}/")) {
-        format!("`{image}` {what}, which does not say what runs; use `{{{{ image }}}}` (or `{{{{ images.<service> }}}}`), tagged with the commit")
-    } else {
-        format!("`{image}` {what}, which does not say what runs; pin a version tag or a digest (`{}:<version>` or `{}@sha256:<digest>`)", image.trim_end_matches(":latest"), image.trim_end_matches(":latest"))
-    })
-}
-
-/// An ECS secret reference: an SSM parameter or Secrets Manager ARN, or the
-/// name of an SSM parameter in the task's own region (both valid in ECS).
-pub(crate) fn is_secret_reference(reference: &str) -> bool {
-    if let Some(rest) = reference.strip_prefix("arn:") {
-        let service = rest.split(':').nth(1).unwrap_or("");
-        return matches!(service, "ssm" | "secretsmanager") && rest.split(':').count() >= 5;
-    }
-    !reference.is_empty()
-        && reference.len() <= 2048
-        && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
-}
-
-/// Every string in a JSON document, keys and values.
-fn collect_strings<'j>(json: &'j serde_json::Value, out: &mut Vec<&'j str>) {
-    match json {
-        serde_json::Value::String(s) => out.push(s),
-        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
-        serde_json::Value::Object(map) => {
-            for (key, value) in map {
-                out.push(key);
-                collect_strings(value, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Names the template and quotes the rendered line the JSON parser stopped at,
-/// which is where a value broke out of its quotes or a comma went missing.
-fn invalid_json(template: &str, text: &str, e: &serde_json::Error) -> String {
-    let message = e.to_string();
-    let message = message.split(" at line ").next().unwrap_or(&message);
-    let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("").trim();
-    format!(
-        "templates/{template}: rendered text is not valid JSON ({message}) at rendered line {} column {}: {line}",
-        e.line(),
-        e.column()
-    )
-}
-
-/// `templates/<name>:<line>: <what>`, the way every template error is shown.
-fn located(e: &minijinja::Error) -> String {
-    let name = e.name().unwrap_or("<template>");
-    match e.line() {
-        Some(line) => format!("templates/{name}:{line}: {}", describe(e)),
-        None => format!("templates/{name}: {}", describe(e)),
-    }
-}
-
-fn describe(e: &minijinja::Error) -> String {
-    let mut text = String::new();
-    match e.kind() {
-        ErrorKind::UndefinedError => {
-            text.push_str("undefined value");
-            if let Some(detail) = e.detail() {
-                let _ = write!(text, ": {detail}");
-            }
-        }
-        ErrorKind::SyntaxError => {
-            text.push_str("syntax error");
-            if let Some(detail) = e.detail() {
-                let _ = write!(text, ": {detail}");
-            }
-        }
-        _ => {
-            let _ = write!(text, "{}", e.kind());
-            if let Some(detail) = e.detail() {
-                let _ = write!(text, ": {detail}");
-            }
-        }
-    }
-    text
-}
+pub(crate) use crate::identity::{image_reference, registry_host};
+use checks::check_task_definition;
+use context::{BaseContext, EnvironmentView, ServiceView, TemplateContext};
+pub(crate) use errors::RenderErrors;
+use errors::{collect_strings, describe, invalid_json, located};
+use templates::{hyphen_hint, reads_variable, render_template};
+use variables::process_variable;
+pub(crate) use variables::{looks_secret, parse_env_file};
 
 #[cfg(test)]
 mod tests;

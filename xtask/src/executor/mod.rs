@@ -39,12 +39,46 @@ pub(crate) struct Options {
     pub(crate) wait: WaitOptions,
 }
 
-/// What a run needs besides the engine, checked before anything changes.
+/// What a run needs besides the engine, checked before anything changes;
+/// read off the plan's steps, so a command cannot forget one.
 pub(crate) struct Needs {
     /// A registry session (ECR token).
     pub(crate) registry: bool,
     /// ECS services that will be deployed, which must exist, each with its cluster.
     pub(crate) ecs_services: Vec<(String, String)>,
+}
+
+impl Needs {
+    pub(crate) fn of(plan: &Plan, workspace: &Workspace) -> Needs {
+        let registry = registry_host(&workspace.environment);
+        let service = |name: &str| workspace.project.service(name);
+        let needs_registry = plan.nodes.iter().any(|node| match &node.step {
+            Step::RegistryAuth | Step::EnsureRepository(_) | Step::Push(_) | Step::Locate(_) => true,
+            // A build FROM an image of the environment's registry needs its token too.
+            Step::Build(name) => service(name).is_some_and(|s| pulls_from(workspace, s, &registry)),
+            _ => false,
+        });
+        let ecs_services = plan
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.step {
+                Step::Deploy(name) => service(name),
+                _ => None,
+            })
+            .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
+            .collect();
+        Needs { registry: needs_registry, ecs_services }
+    }
+}
+
+/// Whether a service's Dockerfile builds FROM an image in `registry`.
+fn pulls_from(workspace: &Workspace, service: &Service, registry: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(workspace.project.root.join(&service.dockerfile)) else {
+        return false;
+    };
+    crate::docker::build::base_images(&text)
+        .iter()
+        .any(|image| crate::docker::build::registry_of(image) == Some(registry))
 }
 
 pub(crate) struct Executor<'w> {

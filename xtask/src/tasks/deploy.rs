@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::executor::{Needs, Options};
+use crate::executor::Options;
 use crate::flags::Deploy;
 use crate::plan;
 use crate::preview::Preview;
@@ -38,11 +38,7 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    let ecs_services = services
-        .iter()
-        .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
-        .collect();
-    let summary = workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services })?;
+    let summary = workspace.execute(&plan, rendered, options)?;
     workspace.report_nothing_to_do(&summary, &services);
     Ok(())
 }

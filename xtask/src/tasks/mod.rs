@@ -59,31 +59,18 @@ impl Workspace {
             force_deploy: false,
             wait: WaitOptions { timeout: std::time::Duration::ZERO, poll: std::time::Duration::ZERO },
         };
-        // A build FROM an image of the environment's registry needs its token too.
-        let registry = crate::render::registry_host(&self.environment);
-        let pulls = services.iter().any(|s| self.pulls_from(s, &registry));
-        self.execute(&plan, rendered, options, Needs { registry: push || pulls, ecs_services: Vec::new() })?;
+        self.execute(&plan, rendered, options)?;
         Ok(())
     }
 
-    /// Whether a service's Dockerfile builds FROM an image in `registry`.
-    fn pulls_from(&self, service: &Service, registry: &str) -> bool {
-        let Ok(text) = std::fs::read_to_string(self.project.root.join(&service.dockerfile)) else {
-            return false;
-        };
-        crate::docker::build::base_images(&text)
-            .iter()
-            .any(|image| crate::docker::build::registry_of(image) == Some(registry))
-    }
-
-    /// Runs a plan once every precondition holds.
+    /// Runs a plan once every precondition its steps have holds.
     pub(crate) fn execute(
         &self,
         plan: &Plan,
         rendered: Vec<(&Service, Rendered)>,
         options: executor::Options,
-        needs: Needs,
     ) -> Result<Summary> {
+        let needs = Needs::of(plan, self);
         runtime()?.block_on(async {
             let executor = executor::Executor::prepare(self, rendered, options, needs).await?;
             executor.run(plan).await

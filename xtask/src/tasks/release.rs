@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::executor::{Needs, Options};
+use crate::executor::Options;
 use crate::flags::Release;
 use crate::plan;
 use crate::preview::Preview;
@@ -43,13 +43,7 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    let deployed: Vec<(String, String)> = chosen
-        .iter()
-        .filter(|s| s.task_definition_template.is_some())
-        .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
-        .collect();
-    let summary =
-        workspace.execute(&plan, rendered, options, Needs { registry: true, ecs_services: deployed })?;
+    let summary = workspace.execute(&plan, rendered, options)?;
     workspace.report_nothing_to_do(&summary, &chosen);
     Ok(())
 }

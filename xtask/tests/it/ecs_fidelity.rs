@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::deploy::project_with;
+use crate::ecs_project::project_with;
 use crate::servers::{ecs, servers};
 
 fn corpus_dir() -> PathBuf {

@@ -3,9 +3,9 @@
 //! connection, throttling or an expired registry token, and the release
 //! still completes, with every service built, pushed once and deployed.
 
-use crate::deploy::project_of;
+use crate::ecs_project::project_of;
 use crate::proxy::{Fault, Proxy};
-use crate::servers::{aws, servers, ECR_PASSWORD, ECR_USER};
+use crate::servers::{servers, ECR_PASSWORD, ECR_USER};
 
 const SERVICES: usize = 20;
 
@@ -85,7 +85,11 @@ fn a_release_of_20_services_survives_injected_faults() {
         let digest = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["Digest"].clone();
         assert!(pushed[0].contains(digest.as_str().unwrap()), "{name}: {} is not {digest}", pushed[0]);
         // Every service runs the new revision.
-        let found = aws(s.moto_port, &["ecs", "describe-services", "--cluster", prefix, "--services", name]);
+        let found = crate::servers::ecs(
+            s.moto_port,
+            "DescribeServices",
+            serde_json::json!({ "cluster": prefix, "services": [name] }),
+        );
         let running = found["services"][0]["taskDefinition"].as_str().unwrap().to_string();
         assert!(running.ends_with(&format!("{prefix}-{name}:2")), "{name} runs {running}");
     }

@@ -157,30 +157,6 @@ impl Drop for Moto {
     }
 }
 
-/// The AWS CLI against moto on `port`, its output parsed (`null` when empty).
-pub fn aws(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = tool("aws")
-        .args(args)
-        .args([
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--region",
-            "us-east-1",
-            "--output",
-            "json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .expect("run the AWS CLI (pip install awscli)");
-    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    if out.stdout.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
 /// One call to moto's AWS API over plain HTTP, answered in a few
 /// milliseconds where the AWS CLI takes most of a second to start. Moto does
 /// not check signatures; the Authorization header only names the service,
@@ -214,6 +190,15 @@ pub fn ecs(port: u16, action: &str, request: serde_json::Value) -> serde_json::V
     let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
     let (status, body) = call(port, "ecs", &headers, &request.to_string());
     assert_eq!(status, 200, "ECS {action}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// An ECR action (`"DescribeRepositories"`) with a JSON request, its answer parsed.
+pub fn ecr(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
+    let target = format!("AmazonEC2ContainerRegistry_V20150921.{action}");
+    let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
+    let (status, body) = call(port, "ecr", &headers, &request.to_string());
+    assert_eq!(status, 200, "ECR {action}: {body}");
     serde_json::from_str(&body).unwrap()
 }
 

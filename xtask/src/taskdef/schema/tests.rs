@@ -39,18 +39,18 @@ fn wrong_types_unknown_and_output_only_keys_are_named_by_path_with_the_fix() {
         }]
     });
     assert_eq!(
-        check(&json),
-        [
-            "containerDefinitions[api].command: ECS wants a list, not a string; write it as a list: [\"serve\"]",
-            "containerDefinitions[api].dockerLabels.n: ECS wants a string, not a number; write it as a string: \"1\"",
-            "containerDefinitions[api].essentail: ECS knows no such key; did you mean `essential`?",
-            "containerDefinitions[api].memory: ECS wants a whole number, not a string; write it as a number without quotes: 512",
-            "containerDefinitions[api].portMappings[0].containerPort: ECS wants a whole number, not a string; write it as a number without quotes: 8000",
-            "cpu: ECS wants a string, not a number; write it as a string: \"256\"",
-            "requiresCompatibilites: ECS knows no such key; did you mean `requiresCompatibilities`?",
-            "status: ECS returns this key about a registered revision but does not take it; remove it (a definition copied from `describe-task-definition` carries it)",
-        ]
-    );
+            check(&json),
+            [
+                "containerDefinitions[api].command: ECS wants a list, not a string; write it as a list: [\"serve\"]",
+                "containerDefinitions[api].dockerLabels.n: ECS wants a string, not a number; write it as a string: \"1\"",
+                "containerDefinitions[api].essentail: ECS knows no such key; did you mean `essential`?",
+                "containerDefinitions[api].memory: ECS wants a whole number, not a string; write it as a number without quotes: 512",
+                "containerDefinitions[api].portMappings[0].containerPort: ECS wants a whole number, not a string; write it as a number without quotes: 8000",
+                "cpu: ECS wants a string, not a number; write it as a string: \"256\"",
+                "requiresCompatibilites: ECS knows no such key; did you mean `requiresCompatibilities`?",
+                "status: ECS returns this key about a registered revision but does not take it; remove it (a definition copied from `describe-task-definition` carries it)",
+            ]
+        );
 }
 
 /// The model as `path type` lines, in botocore's words.
@@ -79,13 +79,13 @@ fn every_key_and_type_is_in_the_aws_service_model() {
 import botocore.session
 shape = botocore.session.get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition").input_shape
 def walk(shape, path):
-if shape.type_name == "structure":
-    for key, member in shape.members.items():
-        walk(member, path + [key])
-elif shape.type_name == "list":
-    walk(shape.member, path + ["[]"])
-else:
-    print(".".join(path), "integer" if shape.type_name == "long" else shape.type_name)
+    if shape.type_name == "structure":
+        for key, member in shape.members.items():
+            walk(member, path + [key])
+    elif shape.type_name == "list":
+        walk(shape.member, path + ["[]"])
+    else:
+        print(".".join(path), "integer" if shape.type_name == "long" else shape.type_name)
 walk(shape, [])
 "#;
     let output = std::process::Command::new("python3").args(["-c", DUMP]).output();
