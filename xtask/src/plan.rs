@@ -233,6 +233,15 @@ pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
 
 /// The graph of a deploy of images pushed before: each service's image is
 /// looked up in the registry, then registered, deployed and waited for.
+/// A rollback: the service is updated to a revision ECS has already, and
+/// followed until its rollout ends.
+pub(crate) fn rollback(service: &Service) -> Plan {
+    let mut plan = Plan::default();
+    let deploy = plan.add(Step::Deploy(service.name.clone()), &[]);
+    plan.add(Step::Wait(service.name.clone()), &[deploy]);
+    plan
+}
+
 pub(crate) fn deploy(services: &[&Service]) -> Plan {
     let mut plan = Plan::default();
     let revision = plan.add(Step::Revision, &[]);

@@ -28,7 +28,7 @@ impl Executor<'_> {
         let tag = crate::identity::tag(&commit, image.build_args_digest.as_deref(), false);
         let reference = format!("{}/{}:{tag}", self.registry, service.repository);
         let credentials = ecr.credentials().await.ok()?;
-        match self.engine.registry_has(&reference, &credentials).await {
+        match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(_)) => Some(reference),
             _ => None,
         }
@@ -52,14 +52,14 @@ impl Executor<'_> {
             return Ok(None);
         }
         let image = self.image(service);
-        if self.engine.has_image(&image).await? {
+        if self.engine().has_image(&image).await? {
             return Ok(Some("exists"));
         }
         // An image others are built FROM must be on the engine for their builds.
         let base_of_others = self.workspace.project.services.iter().any(|s| s.after.contains(&service.name));
         if let (Some(ecr), false) = (&self.ecr, base_of_others) {
             let credentials = ecr.credentials().await?;
-            if let Ok(Some(_)) = self.engine.registry_has(&image, &credentials).await {
+            if let Ok(Some(_)) = self.engine().registry_has(&image, &credentials).await {
                 return Ok(Some("is in the registry"));
             }
         }
@@ -138,7 +138,7 @@ impl Executor<'_> {
         let verbose = self.options.verbose;
         let name = service.name.as_str();
         let built = self
-            .engine
+            .engine()
             .build(
                 BuildRequest {
                     context: &context,

@@ -39,9 +39,11 @@ pub(crate) struct Options {
     pub(crate) wait: WaitOptions,
 }
 
-/// What a run needs besides the engine, checked before anything changes;
-/// read off the plan's steps, so a command cannot forget one.
+/// What a run needs, checked before anything changes; read off the plan's
+/// steps, so a command cannot forget one.
 pub(crate) struct Needs {
+    /// The Docker Engine (to build, push, or look in the registry through it).
+    pub(crate) engine: bool,
     /// A registry session (ECR token).
     pub(crate) registry: bool,
     /// ECS services that will be deployed, which must exist, each with its cluster.
@@ -67,7 +69,9 @@ impl Needs {
             })
             .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
             .collect();
-        Needs { registry: needs_registry, ecs_services }
+        let engine = needs_registry
+            || plan.nodes.iter().any(|node| matches!(node.step, Step::Prebuild(_) | Step::Build(_)));
+        Needs { engine, registry: needs_registry, ecs_services }
     }
 }
 
@@ -86,7 +90,8 @@ pub(crate) struct Executor<'w> {
     rendered: HashMap<String, Rendered>,
     options: Options,
     registry: String,
-    engine: Engine,
+    /// Present when a step of the plan uses it (a rollback needs none).
+    engine: Option<Engine>,
     ecr: Option<Ecr>,
     ecs: Option<Ecs>,
     /// The task definition each ECS service ran when the run started, by
@@ -104,7 +109,17 @@ pub(crate) struct Executor<'w> {
     registered: Mutex<BTreeMap<String, String>>,
     /// Deployments started this run, by service.
     deployments: Mutex<BTreeMap<String, Started>>,
+    /// Set when the run rolls a service back instead of releasing it.
+    rollback: Option<RollbackTo>,
     progress: Progress,
+}
+
+/// A rollback the run carries out: the service goes back to `revision`, a
+/// task definition ECS has already, whose image was built from `commit`.
+pub(crate) struct RollbackTo {
+    pub(crate) service: String,
+    pub(crate) revision: String,
+    pub(crate) commit: String,
 }
 
 /// A deployment this run started, and what the service ran before it.
@@ -122,10 +137,14 @@ impl<'w> Executor<'w> {
         rendered: Vec<(&Service, Rendered)>,
         options: Options,
         needs: Needs,
+        rollback: Option<RollbackTo>,
     ) -> Result<Executor<'w>> {
         let environment = &workspace.environment;
         let registry = registry_host(environment);
-        let engine = Engine::connect().await;
+        let engine = match needs.engine {
+            true => Some(Engine::connect().await),
+            false => None,
+        };
         let ecr = if needs.registry {
             let ecr = Ecr::connect(&environment.region, &registry).await;
             Some(ecr.credentials().await.map(|_| ecr))
@@ -133,7 +152,7 @@ impl<'w> Executor<'w> {
             None
         };
         let mut problems = Vec::new();
-        if let Err(e) = &engine {
+        if let Some(Err(e)) = &engine {
             problems.push(format!("{e:#}"));
         }
         if let Some(Err(e)) = &ecr {
@@ -181,7 +200,7 @@ impl<'w> Executor<'w> {
             Some(ecs)
         };
         let located = match (&engine, &ecr, session_usable) {
-            (Ok(engine), Some(Ok(ecr)), true) => {
+            (Some(Ok(engine)), Some(Ok(ecr)), true) => {
                 // A registry that is down or refuses the token is found now,
                 // not after every image is built.
                 let probe = rendered.first().map(|(s, _)| image_reference(&registry, s, &workspace.revision));
@@ -205,15 +224,19 @@ impl<'w> Executor<'w> {
             rendered: rendered.into_iter().map(|(s, r)| (s.name.clone(), r)).collect(),
             options,
             registry,
-            engine: engine?,
+            engine: engine.transpose()?,
             ecr: ecr.transpose()?,
             ecs,
             running,
             located,
             digests: Mutex::new(BTreeMap::new()),
             reusable: Mutex::new(BTreeMap::new()),
-            registered: Mutex::new(BTreeMap::new()),
+            // A rollback's target is registered already: deploy and wait take it from here.
+            registered: Mutex::new(
+                rollback.iter().map(|r| (r.service.clone(), r.revision.clone())).collect(),
+            ),
             deployments: Mutex::new(BTreeMap::new()),
+            rollback,
             progress: Progress::new(),
         })
     }
@@ -265,6 +288,11 @@ impl<'w> Executor<'w> {
         }
     }
 
+    /// The engine, which `Needs::of` asks for whenever a step of the plan uses it.
+    fn engine(&self) -> &Engine {
+        self.engine.as_ref().expect("the plan's steps asked for the engine")
+    }
+
     fn ecr(&self) -> Result<&Ecr> {
         self.ecr.as_ref().context("no registry session was prepared for this command")
     }
@@ -283,5 +311,16 @@ impl<'w> Executor<'w> {
 impl StepRunner for Executor<'_> {
     async fn run(&self, step: &Step) -> Result<Outcome> {
         self.step(step).await
+    }
+
+    fn after_failed_deployment(&self) -> &'static str {
+        match self.rollback {
+            // A failed rollback is not rolled back in turn, nor recorded as a release.
+            Some(_) => {
+                "The service stays on the revision it was sent to; `cargo xtask status` shows how it runs, and \
+                 `cargo xtask rollback --to` picks another release"
+            }
+            None => scheduler::AFTER_FAILED_RELEASE,
+        }
     }
 }

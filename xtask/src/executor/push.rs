@@ -50,7 +50,7 @@ impl Registry for EngineRegistry<'_> {
     }
 
     async fn has(&self, token: &DockerCredentials) -> Result<Option<String>, PushError> {
-        self.executor.engine.registry_has(self.reference, token).await
+        self.executor.engine().registry_has(self.reference, token).await
     }
 
     async fn upload(&self, token: &DockerCredentials) -> Result<String, PushError> {
@@ -58,7 +58,7 @@ impl Registry for EngineRegistry<'_> {
         let progress = &self.executor.progress;
         let name = self.service;
         self.executor
-            .engine
+            .engine()
             .push(self.repository, self.tag, token, |status, transient| {
                 if verbose && !transient {
                     println!("push {name} | {status}");

@@ -21,7 +21,7 @@ impl Executor<'_> {
     pub(super) async fn locate(&self, service: &Service) -> Result<Outcome> {
         let reference = self.image(service);
         let credentials = self.ecr()?.credentials().await?;
-        match self.engine.registry_has(&reference, &credentials).await {
+        match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(digest)) => {
                 self.digests.lock().await.insert(service.name.clone(), digest.clone());
                 Ok(Outcome::Done(format!("{reference} is {digest}")))
@@ -168,13 +168,21 @@ impl Executor<'_> {
             |status| self.progress.update(&step, status),
         )
         .await?;
+        // A rollback records the commit of the revision it goes back to, and
+        // a rollback that fails is not rolled back in turn.
+        let rollback = self.rollback.as_ref().filter(|r| r.service == service.name);
+        let commit = match rollback {
+            Some(to) => &to.commit,
+            None => &self.workspace.revision.image(&service.name).commit,
+        };
         let why = match outcome {
             deploy::Outcome::Stable(state) => {
-                let commit = &self.workspace.revision.image(&service.name).commit;
                 deploy::record_good(ecs, &state, &target, commit).await?;
                 // Only a deployment this run made is a new release in the history.
                 if fresh {
-                    history::record(ecs, &state.arn, &target, commit, history::Outcome::Good).await?;
+                    let kind =
+                        if rollback.is_some() { history::Outcome::Rollback } else { history::Outcome::Good };
+                    history::record(ecs, &state.arn, &target, commit, kind).await?;
                 }
                 let what = format!(
                     "{name} runs {} with {}/{} tasks",
@@ -188,8 +196,20 @@ impl Executor<'_> {
                     Outcome::Skipped(format!("{what}, stable"))
                 });
             }
+            deploy::Outcome::Failed(why)
+            | deploy::Outcome::ReplacedByEcs(why)
+            | deploy::Outcome::TimedOut(why)
+                if rollback.is_some() =>
+            {
+                bail!(deploy::Failed {
+                    code: deploy::EXIT_ROLLED_BACK,
+                    message: format!(
+                        "the rollback of {name} to {} did not come up healthy: {why}",
+                        short_name(&target)
+                    ),
+                })
+            }
             deploy::Outcome::ReplacedByEcs(why) => {
-                let commit = &self.workspace.revision.image(&service.name).commit;
                 let arn = ecs.service(name).await?.arn;
                 history::record(ecs, &arn, &target, commit, history::Outcome::Failed).await?;
                 bail!(deploy::Failed {
@@ -199,7 +219,6 @@ impl Executor<'_> {
             }
             deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
         };
-        let commit = &self.workspace.revision.image(&service.name).commit;
         let Err(failed) = deploy::fail_and_roll_back(
             ecs,
             name,

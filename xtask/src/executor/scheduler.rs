@@ -37,7 +37,17 @@ pub(crate) struct Summary {
 /// Carries out one step of a plan.
 pub(crate) trait StepRunner {
     fn run(&self, step: &Step) -> impl Future<Output = Result<Outcome>>;
+
+    /// What the last line advises when a deployment failed (a rerun would
+    /// deploy the same thing again).
+    fn after_failed_deployment(&self) -> &'static str {
+        AFTER_FAILED_RELEASE
+    }
 }
+
+/// The advice after a release whose deployment failed and was rolled back.
+pub(crate) const AFTER_FAILED_RELEASE: &str = "The failed release is recorded in the service's history; fix the \
+     cause, commit and release again, or stay where the rollback left it (`cargo xtask history` shows the releases)";
 
 /// Where a stop comes from: SIGINT or SIGTERM in the tool ([`Signals`]), a
 /// timer in the tests. Answers the signal's name and the exit code a shell
@@ -206,11 +216,7 @@ pub(crate) async fn run<R: StepRunner>(
         // A rerun would deploy the same bad revision again.
         code => Err(deploy::Failed {
             code,
-            message: format!(
-                "{message}; the other steps finished. The failed release is recorded in the service's history; \
-                 fix the cause, commit and release again, or stay where the rollback left it (`cargo xtask \
-                 history` shows the releases)"
-            ),
+            message: format!("{message}; the other steps finished. {}", runner.after_failed_deployment()),
         }
         .into()),
     }

@@ -22,7 +22,7 @@ use crate::output::say;
 use anyhow::Result;
 
 use crate::deploy::WaitOptions;
-use crate::executor::{self, Needs, Summary};
+use crate::executor::{self, Needs, RollbackTo, Summary};
 use crate::flags::{DeployFlags, DryRun, RunFlags};
 use crate::plan::{self, Plan};
 use crate::preview::Preview;
@@ -70,9 +70,29 @@ impl Workspace {
         rendered: Vec<(&Service, Rendered)>,
         options: executor::Options,
     ) -> Result<Summary> {
+        self.run_plan(plan, rendered, options, None)
+    }
+
+    /// Runs a rollback's plan (deploy and wait) to the revision given.
+    pub(crate) fn roll_back(
+        &self,
+        plan: &Plan,
+        options: executor::Options,
+        to: RollbackTo,
+    ) -> Result<Summary> {
+        self.run_plan(plan, Vec::new(), options, Some(to))
+    }
+
+    fn run_plan(
+        &self,
+        plan: &Plan,
+        rendered: Vec<(&Service, Rendered)>,
+        options: executor::Options,
+        rollback: Option<RollbackTo>,
+    ) -> Result<Summary> {
         let needs = Needs::of(plan, self);
         runtime()?.block_on(async {
-            let executor = executor::Executor::prepare(self, rendered, options, needs).await?;
+            let executor = executor::Executor::prepare(self, rendered, options, needs, rollback).await?;
             executor.run(plan).await
         })
     }

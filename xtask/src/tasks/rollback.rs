@@ -1,17 +1,18 @@
 //! `cargo xtask rollback`: back to the last good release, or a chosen one.
 
 use crate::output::say;
-use std::collections::HashSet;
 
 use anyhow::{bail, Context, Result};
 use bollard::auth::DockerCredentials;
 
-use crate::deploy::{self, Failed, EXIT_ROLLED_BACK};
+use crate::deploy;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
+use crate::executor::{Options, RollbackTo};
 use crate::flags::Rollback;
 use crate::history;
+use crate::plan;
 use crate::render::registry_host;
 use crate::taskdef::{self, short_name};
 use crate::tasks::{runtime, Workspace};
@@ -40,7 +41,9 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         false => Some(crate::lock::acquire(environment, &[cluster], flags.deploy.wait_for_lock)?),
     };
     let name = service.ecs_service.as_str();
-    runtime()?.block_on(async {
+    // Which revision to go back to, worked out before anything changes; `None`
+    // when there is nothing to do or this is a dry run.
+    let decided = runtime()?.block_on(async {
         let ecs = Ecs::connect(&environment.region, cluster).await;
         let state = ecs.service(name).await?;
         let current = state.task_definition.clone();
@@ -102,7 +105,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         let force = flags.deploy.force_new_deployment;
         if short_name(&target) == short_name(&current) && !force {
             say!("{name} runs {} already: nothing to do", short_name(&target));
-            return Ok(());
+            return Ok(None);
         }
         let definition = ecs.task_definition(&target).await?.context("the target revision vanished")?;
         let commit = taskdef::commit_of(&definition).unwrap_or("").to_string();
@@ -119,43 +122,23 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
             );
             println!("  wait    until the rollout completes with every task running; record it in the history");
             say!("dry run: nothing was changed");
-            return Ok(());
+            return Ok(None);
         }
         say!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
-        let mut seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
-        let after = ecs.update(name, &target, force).await?;
-        let id = after.primary().map(|p| p.id.clone()).context("ECS started no PRIMARY deployment")?;
-        let outcome = deploy::wait(
-            &ecs,
-            name,
-            &id,
-            &mut seen,
-            flags.deploy.wait_options(),
-            |event| say!("event: {event}"),
-            |_| {},
-        )
-        .await?;
-        match outcome {
-            deploy::Outcome::Stable(state) => {
-                deploy::record_good(&ecs, &state, &target, &commit).await?;
-                history::record(&ecs, &state.arn, &target, &commit, history::Outcome::Rollback).await?;
-                say!(
-                    "{name} runs {} with {}/{} tasks{}",
-                    short_name(&target),
-                    state.running,
-                    state.desired,
-                    if commit.is_empty() { String::new() } else { format!(" (commit {})", &commit[..12.min(commit.len())]) }
-                );
-                Ok(())
-            }
-            deploy::Outcome::Failed(why) | deploy::Outcome::ReplacedByEcs(why) | deploy::Outcome::TimedOut(why) => {
-                bail!(Failed {
-                    code: EXIT_ROLLED_BACK,
-                    message: format!("the rollback of {name} to {} did not come up healthy: {why}", short_name(&target)),
-                })
-            }
-        }
-    })
+        Ok(Some(RollbackTo { service: service.name.clone(), revision: target, commit }))
+    })?;
+    let Some(to) = decided else { return Ok(()) };
+    // The same executor as a release: the status line, the CI summary, and a
+    // clean stop on Ctrl-C or SIGTERM.
+    let options = Options {
+        jobs: 1,
+        force: false,
+        verbose: crate::output::verbose(),
+        force_deploy: flags.deploy.force_new_deployment,
+        wait: flags.deploy.wait_options(),
+    };
+    workspace.roll_back(&plan::rollback(service), options, to)?;
+    Ok(())
 }
 
 /// Refuses a revision whose images cannot be found where its tasks would

@@ -92,9 +92,14 @@ fn an_engine_over_ssh_is_reached_through_the_ssh_binary() {
     )
     .unwrap();
     let daemon = Command::new(sshd)
-        .args(["-D", "-e", "-f"])
+        // The log goes to a file: a pipe would stay open for as long as any
+        // session sshd forked lives, and reading it to its end could wait forever.
+        .arg("-D")
+        .arg("-E")
+        .arg(d.join("sshd.log"))
+        .arg("-f")
         .arg(d.join("sshd_config"))
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut daemon = Killed(daemon);
@@ -136,7 +141,6 @@ fn an_engine_over_ssh_is_reached_through_the_ssh_binary() {
     );
     // sshd saw the tool's key: the build went over ssh, not to the local socket.
     let _ = daemon.0.kill();
-    let mut log = String::new();
-    std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let log = std::fs::read_to_string(d.join("sshd.log")).unwrap();
     assert!(log.contains("Accepted publickey for root"), "{log}");
 }

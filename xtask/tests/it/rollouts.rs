@@ -45,6 +45,35 @@ fn a_rollout_that_never_completes_times_out_and_is_rolled_back() {
         last.starts_with("  #1 ") && last.contains(&format!("{app}:2")) && last.ends_with(" failed"),
         "{history}"
     );
+    // A rollback that does not come up healthy either exits with 3, and is
+    // not rolled back in turn: the service stays where it was sent.
+    let rollback = p
+        .xtask(
+            &["rollback", "--env", "dev", "--service", "app", "--to", "2", "--force", "--timeout", "1s"],
+            moto.port,
+        )
+        .exit(3);
+    assert!(
+        rollback.stdout.starts_with(&format!("rolling app back: {app}:1 -> {app}:2\n")),
+        "{}",
+        rollback.stdout
+    );
+    assert!(
+        rollback.stderr.contains(&format!(
+            "wait app           FAILED: the rollback of app to {app}:2 did not come up healthy: not stable after 1s"
+        )),
+        "{}",
+        rollback.stderr
+    );
+    assert!(
+        rollback.stderr.ends_with(
+            "; the other steps finished. The service stays on the revision it was sent to; `cargo xtask status` \
+             shows how it runs, and `cargo xtask rollback --to` picks another release\n"
+        ),
+        "{}",
+        rollback.stderr
+    );
+    assert_eq!(p.running_revision(moto.port, "app"), 2);
 }
 
 #[test]
