@@ -4,6 +4,7 @@
 mod aws;
 mod ci;
 mod clock;
+mod compose;
 mod context;
 mod deploy;
 mod docker;
@@ -66,6 +67,8 @@ fn main() -> ExitCode {
         flags::Command::PrePush(flags) => tasks::pre_push::run(flags),
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
+        flags::Command::Up(flags) => tasks::up::up(flags),
+        flags::Command::Down(flags) => tasks::up::down(flags),
         flags::Command::Test(flags) => tasks::test::run(flags),
         flags::Command::Completions(flags) => tasks::completions::run(flags),
         flags::Command::Docs(flags) => tasks::docs::run(flags),

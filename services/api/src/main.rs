@@ -5,6 +5,10 @@
 //! - `GET /api/health-check`: `{"status":"ok","version":"<GIT_SHA>"}`, what
 //!   the load balancer and `docker compose` probe;
 //! - `GET /api/info`: the environment it runs in and which settings it has.
+//!
+//! `demo-api --health-check` asks the server running beside it (on `PORT`)
+//! for its health and exits 0 when it answers 200: the image has no shell
+//! and no curl, so this is what a container health check runs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -35,6 +39,9 @@ impl Settings {
 
 fn main() {
     let settings = Settings::from_env();
+    if std::env::args().nth(1).as_deref() == Some("--health-check") {
+        std::process::exit(if healthy(settings.port) { 0 } else { 1 });
+    }
     let listener = match TcpListener::bind(("0.0.0.0", settings.port)) {
         Ok(listener) => listener,
         Err(e) => {
@@ -51,6 +58,30 @@ fn main() {
             if settings.log_level == "debug" {
                 eprintln!("demo-api: {e}");
             }
+        }
+    }
+}
+
+/// Whether the server on `port` of this machine answers its health check with 200.
+fn healthy(port: u16) -> bool {
+    let asked = (|| -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream
+            .write_all(b"GET /api/health-check HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut status = String::new();
+        BufReader::new(stream).read_line(&mut status)?;
+        Ok(status)
+    })();
+    match asked {
+        Ok(status) if status.starts_with("HTTP/1.1 200 ") => true,
+        Ok(status) => {
+            eprintln!("demo-api: the health check answered {}", status.trim());
+            false
+        }
+        Err(e) => {
+            eprintln!("demo-api: no answer on port {port}: {e}");
+            false
         }
     }
 }
@@ -129,6 +160,20 @@ mod tests {
         let (status, body) = respond("GET /api/health-check HTTP/1.1\r\n", &settings());
         assert_eq!(status, "200 OK");
         assert_eq!(body, r#"{"status":"ok","version":"abc\"123"}"#);
+    }
+
+    #[test]
+    fn the_health_check_asks_the_server_beside_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            serve(stream, &settings()).unwrap();
+        });
+        assert!(healthy(port));
+        server.join().unwrap();
+        // Nothing listens there any more.
+        assert!(!healthy(port));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 pub(crate) mod build;
+pub(crate) mod containers;
 pub(crate) mod host;
 
 pub(crate) struct Engine {

@@ -49,6 +49,12 @@ pub(crate) fn output_path(service: &Service, env: &str) -> PathBuf {
 
 pub(crate) fn run(flags: DevEnv) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
+    write(&workspace, flags.check)
+}
+
+/// Writes (with `check`, only compares) the env files of the workspace's environment.
+pub(crate) fn write(workspace: &Workspace, check: bool) -> Result<()> {
+    let env = &workspace.environment.name;
     let project = &workspace.project;
     let services: Vec<_> = project.services.iter().filter(|s| s.env_template.is_some()).collect();
     if services.is_empty() {
@@ -57,7 +63,7 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
     }
 
     let rendered = workspace.render(&services, Scope::EnvFiles, Secrets::Reveal)?;
-    let outputs = outputs(rendered, &flags.env);
+    let outputs = outputs(rendered, env);
 
     // Every reason not to write is found before the first file is touched.
     let mut refusals = Vec::new();
@@ -86,8 +92,8 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
         bail!("refusing to write env files, nothing was written:\n  {}", refusals.join("\n  "));
     }
 
-    if flags.check {
-        return check(&workspace, &outputs, &flags.env);
+    if check {
+        return compare(workspace, &outputs, env);
     }
 
     let (mut written, mut unchanged) = (0, 0);
@@ -103,8 +109,7 @@ pub(crate) fn run(flags: DevEnv) -> Result<()> {
         }
     }
     say!(
-        "dev-env: {written} written, {unchanged} unchanged (env {}, commit {})",
-        flags.env,
+        "dev-env: {written} written, {unchanged} unchanged (env {env}, commit {})",
         workspace.revision.image_tag
     );
     Ok(())
@@ -133,7 +138,7 @@ pub(crate) fn current_state(path: &std::path::Path, expected: &str) -> FileState
     }
 }
 
-fn check(workspace: &Workspace, outputs: &[Output], env: &str) -> Result<()> {
+fn compare(workspace: &Workspace, outputs: &[Output], env: &str) -> Result<()> {
     let mut findings = Vec::new();
     for output in outputs {
         let shown = output.path.display();

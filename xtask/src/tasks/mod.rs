@@ -17,6 +17,7 @@ pub(crate) mod render;
 pub(crate) mod rollback;
 pub(crate) mod status;
 pub(crate) mod test;
+pub(crate) mod up;
 
 use crate::output::say;
 use anyhow::Result;

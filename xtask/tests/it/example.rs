@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::harness::Repo;
 
 /// Copies the example project, leaving out what its build and `dev-env` produce.
-fn example() -> Repo {
+pub(crate) fn example() -> Repo {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let repo = Repo::empty();
     fn copy(from: &Path, to: &Path) {

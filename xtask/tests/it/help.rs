@@ -39,7 +39,7 @@ fn the_readme_command_reference_is_current() {
 }
 
 /// Every command, as `--help` lists them.
-pub(crate) const COMMANDS: [&str; 17] = [
+pub(crate) const COMMANDS: [&str; 19] = [
     "dev-env",
     "render",
     "build",
@@ -54,6 +54,8 @@ pub(crate) const COMMANDS: [&str; 17] = [
     "pre-push",
     "hooks",
     "doctor",
+    "up",
+    "down",
     "test",
     "completions",
     "docs",

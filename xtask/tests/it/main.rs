@@ -26,4 +26,5 @@ mod render;
 mod rollouts;
 mod servers;
 mod sessions;
+mod stack;
 mod tools;

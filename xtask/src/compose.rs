@@ -1,0 +1,127 @@
+//! Docker Compose as `up` and `down` drive it: the v2 plugin (`docker
+//! compose`) when the docker CLI has it, else v1 (`docker-compose`), run in
+//! the project root on its `docker-compose.yml`, with the images of the
+//! current commit given by a generated `docker-compose.override.yml`, which
+//! compose reads by itself.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::files::{is_generated, write_atomic, GENERATED_MARKER};
+
+/// Where compose looks for the stack, and the override the tool writes.
+pub(crate) const COMPOSE_FILE: &str = "docker-compose.yml";
+pub(crate) const OVERRIDE_FILE: &str = "docker-compose.override.yml";
+
+/// The compose command of this machine, run in the project root.
+pub(crate) struct Compose {
+    /// `["docker", "compose"]` or `["docker-compose"]`.
+    program: Vec<&'static str>,
+    root: PathBuf,
+}
+
+impl Compose {
+    pub(crate) fn find(root: &Path) -> Result<Compose> {
+        if !root.join(COMPOSE_FILE).is_file() {
+            bail!(
+                "there is no {COMPOSE_FILE} at the project root ({}): write one for the local stack",
+                root.display()
+            );
+        }
+        let sh = Shell::new()?;
+        let plugin = cmd!(sh, "docker compose version").quiet().ignore_stdout().ignore_stderr().run().is_ok();
+        let program = if plugin {
+            vec!["docker", "compose"]
+        } else if cmd!(sh, "docker-compose version").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+            vec!["docker-compose"]
+        } else {
+            bail!(
+                "neither `docker compose` (the v2 plugin) nor `docker-compose` (v1) runs here: install one, e.g. \
+                 `apt-get install docker-compose-plugin` or `apt-get install docker-compose`"
+            );
+        };
+        Ok(Compose { program, root: root.to_path_buf() })
+    }
+
+    /// How it is called, for messages: `docker compose` or `docker-compose`.
+    pub(crate) fn name(&self) -> String {
+        self.program.join(" ")
+    }
+
+    fn run(&self, args: &[&str], capture: bool) -> Result<String> {
+        let sh = Shell::new()?;
+        sh.change_dir(&self.root);
+        let (program, first) = self.program.split_first().expect("a compose command");
+        let command = cmd!(sh, "{program} {first...} {args...}").quiet();
+        let what = format!("{} {}", self.name(), args.join(" "));
+        if capture {
+            let out = command.ignore_status().output().with_context(|| format!("run {what}"))?;
+            if !out.status.success() {
+                bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            command.run().with_context(|| format!("{what} failed (its output is above)"))?;
+            Ok(String::new())
+        }
+    }
+
+    /// The services of the stack, as compose reads the file.
+    pub(crate) fn services(&self) -> Result<Vec<String>> {
+        Ok(self.run(&["config", "--services"], true)?.lines().map(str::to_string).collect())
+    }
+
+    /// Writes the override naming each service's image (and its commit as
+    /// GIT_SHA), unless a file the tool did not write is in the way.
+    pub(crate) fn write_images(&self, images: &[(String, String, String)]) -> Result<()> {
+        let path = self.root.join(OVERRIDE_FILE);
+        if path.exists() && !is_generated(&path)? {
+            bail!(
+                "{OVERRIDE_FILE} exists and was not written by cargo xtask (its first line is not \
+                 `{GENERATED_MARKER} ...`); move it away so it is not lost, then run again"
+            );
+        }
+        write_atomic(&path, override_text(images).as_bytes(), 0o644)
+    }
+
+    pub(crate) fn up(&self) -> Result<()> {
+        self.run(&["up", "--detach"], false).map(drop)
+    }
+
+    pub(crate) fn down(&self) -> Result<()> {
+        self.run(&["down"], false).map(drop)
+    }
+
+    /// The containers of the stack, by id.
+    pub(crate) fn containers(&self) -> Result<Vec<String>> {
+        Ok(self.run(&["ps", "--quiet"], true)?.lines().map(str::to_string).collect())
+    }
+}
+
+/// The override's text: per service (name, image, commit), its image and GIT_SHA.
+fn override_text(images: &[(String, String, String)]) -> String {
+    let mut text =
+        format!("{GENERATED_MARKER} up`: the images of the current commit; do not edit\nservices:\n");
+    for (service, image, commit) in images {
+        text +=
+            &format!("  {service}:\n    image: \"{image}\"\n    environment:\n      GIT_SHA: \"{commit}\"\n");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_override_names_each_image_and_its_commit() {
+        let images = [("api".to_string(), "127.0.0.1:5000/demo/api:abc".to_string(), "abc".to_string())];
+        assert_eq!(
+            override_text(&images),
+            "# generated by `cargo xtask up`: the images of the current commit; do not edit\nservices:\n  api:\n    \
+             image: \"127.0.0.1:5000/demo/api:abc\"\n    environment:\n      GIT_SHA: \"abc\"\n"
+        );
+    }
+}
