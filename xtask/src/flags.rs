@@ -36,6 +36,7 @@ pub(crate) enum Command {
     PrePush(PrePush),
     Hooks(Hooks),
     Doctor(Doctor),
+    Logs(LogsFlags),
     Up(Up),
     Down(Down),
     Test(Test),
@@ -299,32 +300,6 @@ pub(crate) struct Rollback {
     pub(crate) deploy: DeployFlags,
 }
 
-/// Start the stack on this machine from the images of the current commit.
-///
-/// Writes the env files (as `dev-env`), builds the images of the services in
-/// `docker-compose.yml` (as `build`), writes `docker-compose.override.yml`
-/// with each service's image (tagged with the commit that last changed it),
-/// runs `docker compose up --detach` (the v2 plugin, else `docker-compose`),
-/// and waits until every container runs and passes its health check; then
-/// prints each one's URLs. A container that exits or fails its health check
-/// is shown with its last log lines, and the command exits 1.
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --timeout 5m\n  \
-                        API_PORT=18000 WEB_PORT=18080 cargo xtask up")]
-pub(crate) struct Up {
-    /// Environment whose values the env files take, a file under `env/`.
-    #[arg(long, default_value = "dev", value_name = "ENV")]
-    pub(crate) env: String,
-    /// How long the containers may take to pass their health checks.
-    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
-    pub(crate) timeout: std::time::Duration,
-}
-
-/// Stop the stack `cargo xtask up` started (`docker compose down`).
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  cargo xtask down")]
-pub(crate) struct Down {}
-
 /// Showing the plan instead of running it.
 #[derive(Debug, Args)]
 pub(crate) struct DryRun {
@@ -371,8 +346,10 @@ pub(crate) struct ServiceFilter {
 }
 
 mod checks;
+mod operations;
 
 pub(crate) use checks::*;
+pub(crate) use operations::*;
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ mod history;
 mod identity;
 mod json;
 mod lock;
+mod logs;
 mod net;
 mod output;
 mod plan;
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         flags::Command::PrePush(flags) => tasks::pre_push::run(flags),
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
+        flags::Command::Logs(flags) => tasks::logs::run(flags),
         flags::Command::Up(flags) => tasks::up::up(flags),
         flags::Command::Down(flags) => tasks::up::down(flags),
         flags::Command::Test(flags) => tasks::test::run(flags),

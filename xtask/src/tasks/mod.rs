@@ -10,6 +10,7 @@ pub(crate) mod docs;
 pub(crate) mod doctor;
 pub(crate) mod history;
 pub(crate) mod hooks;
+pub(crate) mod logs;
 pub(crate) mod pre_push;
 pub(crate) mod push;
 pub(crate) mod release;

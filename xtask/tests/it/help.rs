@@ -39,7 +39,7 @@ fn the_readme_command_reference_is_current() {
 }
 
 /// Every command, as `--help` lists them.
-pub(crate) const COMMANDS: [&str; 19] = [
+pub(crate) const COMMANDS: [&str; 20] = [
     "dev-env",
     "render",
     "build",
@@ -54,6 +54,7 @@ pub(crate) const COMMANDS: [&str; 19] = [
     "pre-push",
     "hooks",
     "doctor",
+    "logs",
     "up",
     "down",
     "test",

@@ -17,6 +17,7 @@ mod identity;
 mod images;
 mod interruptions;
 mod leaks;
+mod logs;
 mod model_errors;
 mod proxy;
 mod registry_faults;

@@ -202,6 +202,19 @@ pub fn ecr(port: u16, action: &str, request: serde_json::Value) -> serde_json::V
     serde_json::from_str(&body).unwrap()
 }
 
+/// A CloudWatch Logs action (`"PutLogEvents"`) with a JSON request, its answer parsed.
+pub fn logs(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
+    let target = format!("Logs_20140328.{action}");
+    let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
+    let (status, body) = call(port, "logs", &headers, &request.to_string());
+    assert_eq!(status, 200, "CloudWatch Logs {action}: {body}");
+    // Some actions (CreateLogGroup) answer with no body at all.
+    if body.trim().is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_str(&body).unwrap()
+}
+
 /// The first value of an EC2 query action's answer between `<tag>` and `</tag>`.
 fn ec2_first(port: u16, action: &str, tag: &str) -> String {
     let headers = [("Content-Type", "application/x-www-form-urlencoded")];

@@ -1,0 +1,59 @@
+//! The flags of the day-2 commands: a service's logs, and the stack on a laptop.
+
+use clap::Args;
+
+/// Print a service's log lines from CloudWatch Logs.
+///
+/// Reads the log group, region and stream prefix from the task definition
+/// the service runs (its containers' `awslogs` options), and prints each
+/// line with its time, task (the first 8 characters of its id) and
+/// container, oldest first. `--follow` keeps printing new lines until
+/// Ctrl-C.
+#[derive(Debug, Args)]
+#[command(name = "logs")]
+#[command(after_help = "Examples:\n  cargo xtask logs --env prod --service api\n  \
+                        cargo xtask logs --env prod --service api --since 1h --follow\n  \
+                        cargo xtask logs --env prod --service api --task 0f1e2d3c4b5a")]
+pub(crate) struct LogsFlags {
+    /// Environment, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    /// The service whose logs to print.
+    #[arg(long, value_name = "SERVICE")]
+    pub(crate) service: String,
+    /// How far back to start.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) since: std::time::Duration,
+    /// Keep printing new lines as they arrive, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+    /// Only this task's lines (its id, or the start of it).
+    #[arg(long, value_name = "ID")]
+    pub(crate) task: Option<String>,
+}
+
+/// Start the stack on this machine from the images of the current commit.
+///
+/// Writes the env files (as `dev-env`), builds the images of the services in
+/// `docker-compose.yml` (as `build`), writes `docker-compose.override.yml`
+/// with each service's image (tagged with the commit that last changed it),
+/// runs `docker compose up --detach` (the v2 plugin, else `docker-compose`),
+/// and waits until every container runs and passes its health check; then
+/// prints each one's URLs. A container that exits or fails its health check
+/// is shown with its last log lines, and the command exits 1.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask up\n  cargo xtask up --timeout 5m\n  \
+                        API_PORT=18000 WEB_PORT=18080 cargo xtask up")]
+pub(crate) struct Up {
+    /// Environment whose values the env files take, a file under `env/`.
+    #[arg(long, default_value = "dev", value_name = "ENV")]
+    pub(crate) env: String,
+    /// How long the containers may take to pass their health checks.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+}
+
+/// Stop the stack `cargo xtask up` started (`docker compose down`).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  cargo xtask down")]
+pub(crate) struct Down {}
