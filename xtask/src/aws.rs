@@ -199,7 +199,43 @@ where
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" => anyhow!(
             "cannot {what}: AWS kept throttling requests after {MAX_ATTEMPTS} tries ({message}); try again shortly"
         ),
-        _ if code.is_empty() => anyhow!("cannot {what}: {detail}"),
+        _ if matches!(error, SdkError::ResponseError(_)) => anyhow!(
+            "cannot {what}: {endpoint} answered with something that is not an AWS answer (an HTML error page, or a \
+             proxy in between); check AWS_ENDPOINT_URL and the network, then try again"
+        ),
+        // The chain of causes in words: `DisplayErrorContext` would end with a Debug dump.
+        _ if code.is_empty() => anyhow!("cannot {what}: {}", causes(&error)),
         _ => anyhow!("cannot {what}: {code}: {message}"),
+    }
+}
+
+/// An error and its sources, each in its own words, joined by `: `.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut words = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !words.iter().any(|w| w.contains(&text)) {
+            words.push(text);
+        }
+        source = cause.source();
+    }
+    words.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_that_is_not_an_aws_answer_is_told_in_words_not_a_debug_dump() {
+        let error: SdkError<aws_sdk_ecs::operation::run_task::RunTaskError, String> =
+            SdkError::response_error("malformed JSON error body", "<!doctype html><h1>500</h1>".to_string());
+        let text = aws_error(error, "start a task", "http://127.0.0.1:5055").to_string();
+        assert_eq!(
+            text,
+            "cannot start a task: http://127.0.0.1:5055 answered with something that is not an AWS answer (an HTML \
+             error page, or a proxy in between); check AWS_ENDPOINT_URL and the network, then try again"
+        );
     }
 }

@@ -19,6 +19,9 @@ use crate::taskdef::short_name;
 pub(crate) const EXIT_ROLLED_BACK: u8 = 3;
 /// Exit code when ECS itself rolled the deployment back (circuit breaker).
 pub(crate) const EXIT_ECS_ROLLED_BACK: u8 = 4;
+/// A service's `before_deploy` command failed (or its task could not start):
+/// nothing was deployed.
+pub(crate) const EXIT_BEFORE_DEPLOY: u8 = 5;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WaitOptions {

@@ -339,6 +339,7 @@ impl Intercept for RawBody {
 }
 
 mod state;
+pub(crate) mod tasks;
 
 use state::state_of;
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub(crate) enum Command {
     PrePush(PrePush),
     Hooks(Hooks),
     Doctor(Doctor),
+    Run(RunTaskFlags),
     Logs(LogsFlags),
     Up(Up),
     Down(Down),

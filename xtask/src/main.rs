@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         flags::Command::PrePush(flags) => tasks::pre_push::run(flags),
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
+        flags::Command::Run(flags) => tasks::run::run(flags),
         flags::Command::Logs(flags) => tasks::logs::run(flags),
         flags::Command::Up(flags) => tasks::up::up(flags),
         flags::Command::Down(flags) => tasks::up::down(flags),

@@ -31,6 +31,11 @@ pub(crate) enum Step {
     Locate(String),
     /// Register the task definition unless the latest revision is identical.
     Register(String),
+    /// Run the service's `before_deploy` command as a one-off task of the
+    /// registered task definition; a failure stops the deploy.
+    BeforeDeploy(String),
+    /// Run a one-off task (`cargo xtask run`).
+    RunTask(String),
     /// Point the ECS service at the new revision.
     Deploy(String),
     /// Wait until the deployment is stable, or roll back.
@@ -49,6 +54,8 @@ impl Step {
             Step::Push(_) => "push",
             Step::Locate(_) => "locate",
             Step::Register(_) => "register",
+            Step::BeforeDeploy(_) => "before-deploy",
+            Step::RunTask(_) => "run",
             Step::Deploy(_) => "deploy",
             Step::Wait(_) => "wait",
         }
@@ -70,6 +77,8 @@ impl Step {
             | Step::Push(s)
             | Step::Locate(s)
             | Step::Register(s)
+            | Step::BeforeDeploy(s)
+            | Step::RunTask(s)
             | Step::Deploy(s)
             | Step::Wait(s) => Some(s),
         }
@@ -231,8 +240,6 @@ pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
     plan
 }
 
-/// The graph of a deploy of images pushed before: each service's image is
-/// looked up in the registry, then registered, deployed and waited for.
 /// A rollback: the service is updated to a revision ECS has already, and
 /// followed until its rollout ends.
 pub(crate) fn rollback(service: &Service) -> Plan {
@@ -242,6 +249,26 @@ pub(crate) fn rollback(service: &Service) -> Plan {
     plan
 }
 
+/// A one-off task of the service: of the revision it runs (`current`), or
+/// of this commit's task definition, registered first as a deploy would.
+pub(crate) fn one_off(service: &Service, current: bool) -> Plan {
+    let mut plan = Plan::default();
+    let name = service.name.clone();
+    if current {
+        plan.add(Step::RunTask(name), &[]);
+        return plan;
+    }
+    let revision = plan.add(Step::Revision, &[]);
+    let auth = plan.add(Step::RegistryAuth, &[]);
+    let render = plan.add(Step::Render(name.clone()), &[revision]);
+    let locate = plan.add(Step::Locate(name.clone()), &[auth]);
+    let register = plan.add(Step::Register(name.clone()), &[locate, render]);
+    plan.add(Step::RunTask(name), &[register]);
+    plan
+}
+
+/// The graph of a deploy of images pushed before: each service's image is
+/// looked up in the registry, then registered, deployed and waited for.
 pub(crate) fn deploy(services: &[&Service]) -> Plan {
     let mut plan = Plan::default();
     let revision = plan.add(Step::Revision, &[]);
@@ -264,7 +291,12 @@ fn add_deploys(plan: &mut Plan, services: &[&Service], image_ready: impl Fn(&Ser
         let ready = plan.index(&image_ready(service)).unwrap();
         let render = plan.index(&Step::Render(service.name.clone())).unwrap();
         let register = plan.add(Step::Register(service.name.clone()), &[ready, render]);
-        let deploy = plan.add(Step::Deploy(service.name.clone()), &[register]);
+        // Migrations run on the new task definition before any task of it serves.
+        let before = match service.before_deploy {
+            Some(_) => plan.add(Step::BeforeDeploy(service.name.clone()), &[register]),
+            None => register,
+        };
+        let deploy = plan.add(Step::Deploy(service.name.clone()), &[before]);
         plan.add(Step::Wait(service.name.clone()), &[deploy]);
     }
 }
@@ -307,89 +339,4 @@ fn add_pushes(plan: &mut Plan, services: &[&Service]) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    /// A service of the usual layout, for tests of plans and of running them.
-    pub(crate) fn service(name: &str, after: &[&str], deployable: bool) -> Service {
-        Service {
-            name: name.into(),
-            dir: PathBuf::from("services").join(name),
-            repository: name.into(),
-            context: PathBuf::from("services").join(name),
-            dockerfile: PathBuf::from("services").join(name).join("Dockerfile"),
-            platform: "linux/amd64".into(),
-            after: after.iter().map(|s| s.to_string()).collect(),
-            build_args: Default::default(),
-            prebuild: None,
-            env_template: None,
-            task_definition_template: deployable.then(|| format!("{name}.task.json.j2")),
-            ecs_service: name.into(),
-            cluster: None,
-            immutable_tags: false,
-            inputs: Vec::new(),
-        }
-    }
-
-    fn names(plan: &Plan, stages: &[Vec<usize>]) -> Vec<Vec<String>> {
-        stages.iter().map(|stage| stage.iter().map(|&i| plan.nodes[i].step.to_string()).collect()).collect()
-    }
-
-    #[test]
-    fn base_image_builds_before_the_images_from_it() {
-        let base = service("base", &[], false);
-        let api = service("api", &["base"], true);
-        let all = [&api, &base];
-        let plan = release(&all, &all);
-        let stages = plan.stages().unwrap();
-        assert_eq!(
-            names(&plan, &stages),
-            [
-                vec!["revision", "registry-auth"],
-                vec!["render api", "build base", "ensure-repo api", "ensure-repo base"],
-                vec!["build api", "push base"],
-                vec!["push api"],
-                vec!["register api"],
-                vec!["deploy api"],
-                vec!["wait api"],
-            ]
-        );
-    }
-
-    #[test]
-    fn cycle_is_reported_with_its_path() {
-        let a = service("a", &["b"], false);
-        let b = service("b", &["a"], false);
-        let plan = release(&[&a, &b], &[]);
-        let err = plan.stages().unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "dependency cycle: build a -> build b -> build a; check `after` in the services' service.toml"
-        );
-    }
-
-    #[test]
-    fn adding_a_step_twice_keeps_one_node() {
-        let mut plan = Plan::default();
-        let first = plan.add(Step::Revision, &[]);
-        let second = plan.add(Step::Revision, &[]);
-        assert_eq!(first, second);
-        assert_eq!(plan.nodes.len(), 1);
-    }
-
-    #[test]
-    fn only_chosen_services_deploy_but_their_bases_build() {
-        let base = service("base", &[], true);
-        let api = service("api", &["base"], true);
-        let web = service("web", &[], true);
-        let project = Project { root: PathBuf::new(), services: vec![api.clone(), base.clone(), web] };
-        let needed = with_build_dependencies(&project, &[&project.services[0]]);
-        let needed_names: Vec<_> = needed.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(needed_names, ["api", "base"]);
-        let plan = release(&needed, &[&project.services[0]]);
-        assert!(plan.index(&Step::Build("base".into())).is_some());
-        assert!(plan.index(&Step::Deploy("base".into())).is_none());
-        assert!(plan.index(&Step::Deploy("api".into())).is_some());
-    }
-}
+pub(crate) mod tests;

@@ -221,5 +221,14 @@ fn step_detail(
             )
         }
         Step::Wait(_) => "until the rollout completes with every task running, else roll back".to_string(),
+        Step::BeforeDeploy(name) => {
+            let (service, _) = find(name)?;
+            let argv = service.before_deploy.as_deref().unwrap_or_default();
+            format!(
+                "run `{}` as a one-off task of the registered revision; a failure deploys nothing",
+                argv.join(" ")
+            )
+        }
+        Step::RunTask(_) => "a one-off task of the registered revision, followed until it stops".to_string(),
     })
 }

@@ -69,6 +69,9 @@ pub(crate) struct Service {
     pub(crate) build_args: BTreeMap<String, String>,
     /// A host command run in the service folder before the image build.
     pub(crate) prebuild: Option<Vec<String>>,
+    /// A command run as a one-off task of the new task definition before the
+    /// service is deployed (database migrations); a failure deploys nothing.
+    pub(crate) before_deploy: Option<Vec<String>>,
     /// Env-file template name under `templates/`.
     pub(crate) env_template: Option<String>,
     /// ECS task-definition template name under `templates/`; a service
@@ -96,6 +99,7 @@ struct ServiceFile {
     #[serde(default)]
     build_args: BTreeMap<String, String>,
     prebuild: Option<Vec<String>>,
+    before_deploy: Option<Vec<String>>,
     env_template: Option<Spanned<String>>,
     task_definition_template: Option<Spanned<String>>,
     ecs_service: Option<String>,

@@ -6,6 +6,7 @@
 //! `preflight` the registry checks made before anything changes.
 
 mod images;
+pub(crate) mod one_off;
 mod preflight;
 mod progress;
 mod push;
@@ -64,7 +65,8 @@ impl Needs {
             .nodes
             .iter()
             .filter_map(|node| match &node.step {
-                Step::Deploy(name) => service(name),
+                // A one-off task runs the way the service runs its own.
+                Step::Deploy(name) | Step::RunTask(name) => service(name),
                 _ => None,
             })
             .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
@@ -111,6 +113,8 @@ pub(crate) struct Executor<'w> {
     deployments: Mutex<BTreeMap<String, Started>>,
     /// Set when the run rolls a service back instead of releasing it.
     rollback: Option<RollbackTo>,
+    /// Set for `cargo xtask run`.
+    one_off: Option<one_off::OneOff>,
     progress: Progress,
 }
 
@@ -138,6 +142,7 @@ impl<'w> Executor<'w> {
         options: Options,
         needs: Needs,
         rollback: Option<RollbackTo>,
+        one_off: Option<one_off::OneOff>,
     ) -> Result<Executor<'w>> {
         let environment = &workspace.environment;
         let registry = registry_host(environment);
@@ -237,6 +242,7 @@ impl<'w> Executor<'w> {
             ),
             deployments: Mutex::new(BTreeMap::new()),
             rollback,
+            one_off,
             progress: Progress::new(),
         })
     }
@@ -284,6 +290,7 @@ impl<'w> Executor<'w> {
             (Step::Register(_), Some(service)) => self.register(service).await,
             (Step::Deploy(_), Some(service)) => self.deploy(service).await,
             (Step::Wait(_), Some(service)) => self.wait(service).await,
+            (Step::BeforeDeploy(_) | Step::RunTask(_), Some(service)) => self.one_off(service, step).await,
             (step, None) => bail!("{step}: no such service in the project"),
         }
     }
@@ -313,7 +320,14 @@ impl StepRunner for Executor<'_> {
         self.step(step).await
     }
 
-    fn after_failed_deployment(&self) -> &'static str {
+    fn after_failed_deployment(&self, code: u8) -> &'static str {
+        if self.one_off.is_some() {
+            // `run` ends with its command's exit code: there is nothing to advise.
+            return "";
+        }
+        if code == crate::deploy::EXIT_BEFORE_DEPLOY {
+            return "Nothing was deployed: fix the command or what it needs, commit and release again";
+        }
         match self.rollback {
             // A failed rollback is not rolled back in turn, nor recorded as a release.
             Some(_) => {

@@ -40,7 +40,8 @@ pub(crate) trait StepRunner {
 
     /// What the last line advises when a deployment failed (a rerun would
     /// deploy the same thing again).
-    fn after_failed_deployment(&self) -> &'static str {
+    fn after_failed_deployment(&self, code: u8) -> &'static str {
+        let _ = code;
         AFTER_FAILED_RELEASE
     }
 }
@@ -216,7 +217,10 @@ pub(crate) async fn run<R: StepRunner>(
         // A rerun would deploy the same bad revision again.
         code => Err(deploy::Failed {
             code,
-            message: format!("{message}; the other steps finished. {}", runner.after_failed_deployment()),
+            message: match runner.after_failed_deployment(code) {
+                "" => format!("{message}; the other steps finished"),
+                advice => format!("{message}; the other steps finished. {advice}"),
+            },
         }
         .into()),
     }

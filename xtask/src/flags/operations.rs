@@ -57,3 +57,45 @@ pub(crate) struct Up {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  cargo xtask down")]
 pub(crate) struct Down {}
+
+/// Run a one-off task of a service and print its output.
+///
+/// Starts one task of the task definition this commit would release (its
+/// image must be pushed; the revision is registered unless ECS has it), or
+/// with `--current` of the revision the service runs, with the service's own
+/// network configuration and capacity provider or launch type, and the
+/// command after `--` in place of the container's. Follows the task until it
+/// stops, prints its log lines (from CloudWatch Logs), and exits with the
+/// container's exit code. A task that cannot start says why (the stopped
+/// reason and the container's, e.g. CannotPullContainerError).
+#[derive(Debug, Args)]
+#[command(name = "run")]
+#[command(
+    after_help = "Examples:\n  cargo xtask run --env staging --service api -- python manage.py migrate\n  \
+                        cargo xtask run --env prod --service api --current --yes -- python manage.py shell -c 'print(1)'"
+)]
+pub(crate) struct RunTaskFlags {
+    /// Environment, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    /// The service whose task definition the task runs.
+    #[arg(long, value_name = "SERVICE")]
+    pub(crate) service: String,
+    /// Run the revision the service runs now, instead of this commit's.
+    #[arg(long)]
+    pub(crate) current: bool,
+    /// The container the command replaces the command of (default: the first essential one).
+    #[arg(long, value_name = "CONTAINER")]
+    pub(crate) container: Option<String>,
+    /// How long the task may run before the command gives up following it.
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+    /// How often the task is asked whether it stopped.
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    pub(crate) poll_interval: std::time::Duration,
+    #[command(flatten)]
+    pub(crate) confirm: super::Confirm,
+    /// The command and its arguments (default: the container's own).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<String>,
+}

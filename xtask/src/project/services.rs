@@ -183,10 +183,17 @@ pub(super) fn load_service(root: &Path, name: &str) -> Result<(Service, Vec<(Str
         inputs.push(path);
     }
 
-    if let Some(argv) = &file.prebuild {
-        if argv.is_empty() {
-            bail!("{}: `prebuild` is empty; give the command and its arguments", config_rel.display());
+    for (key, argv) in [("prebuild", &file.prebuild), ("before_deploy", &file.before_deploy)] {
+        if argv.as_ref().is_some_and(Vec::is_empty) {
+            bail!("{}: `{key}` is empty; give the command and its arguments", config_rel.display());
         }
+    }
+    if file.before_deploy.is_some() && task_definition_template.is_none() {
+        bail!(
+            "{}: `before_deploy` needs a task definition to run in, and the service has no task definition \
+             template",
+            config_rel.display()
+        );
     }
 
     let service = Service {
@@ -198,6 +205,7 @@ pub(super) fn load_service(root: &Path, name: &str) -> Result<(Service, Vec<(Str
         after,
         build_args: file.build_args,
         prebuild: file.prebuild,
+        before_deploy: file.before_deploy,
         env_template,
         task_definition_template,
         ecs_service: file.ecs_service.unwrap_or_else(|| name.to_string()),

@@ -16,6 +16,7 @@ pub(crate) mod push;
 pub(crate) mod release;
 pub(crate) mod render;
 pub(crate) mod rollback;
+pub(crate) mod run;
 pub(crate) mod status;
 pub(crate) mod test;
 pub(crate) mod up;
@@ -24,6 +25,7 @@ use crate::output::say;
 use anyhow::Result;
 
 use crate::deploy::WaitOptions;
+use crate::executor::one_off::OneOff;
 use crate::executor::{self, Needs, RollbackTo, Summary};
 use crate::flags::{DeployFlags, DryRun, RunFlags};
 use crate::plan::{self, Plan};
@@ -72,7 +74,7 @@ impl Workspace {
         rendered: Vec<(&Service, Rendered)>,
         options: executor::Options,
     ) -> Result<Summary> {
-        self.run_plan(plan, rendered, options, None)
+        self.run_plan(plan, rendered, options, None, None)
     }
 
     /// Runs a rollback's plan (deploy and wait) to the revision given.
@@ -82,7 +84,18 @@ impl Workspace {
         options: executor::Options,
         to: RollbackTo,
     ) -> Result<Summary> {
-        self.run_plan(plan, Vec::new(), options, Some(to))
+        self.run_plan(plan, Vec::new(), options, Some(to), None)
+    }
+
+    /// Runs a one-off task's plan (`cargo xtask run`).
+    pub(crate) fn run_one_off(
+        &self,
+        plan: &Plan,
+        rendered: Vec<(&Service, Rendered)>,
+        options: executor::Options,
+        task: OneOff,
+    ) -> Result<Summary> {
+        self.run_plan(plan, rendered, options, None, Some(task))
     }
 
     fn run_plan(
@@ -91,10 +104,12 @@ impl Workspace {
         rendered: Vec<(&Service, Rendered)>,
         options: executor::Options,
         rollback: Option<RollbackTo>,
+        one_off: Option<OneOff>,
     ) -> Result<Summary> {
         let needs = Needs::of(plan, self);
         runtime()?.block_on(async {
-            let executor = executor::Executor::prepare(self, rendered, options, needs, rollback).await?;
+            let executor =
+                executor::Executor::prepare(self, rendered, options, needs, rollback, one_off).await?;
             executor.run(plan).await
         })
     }

@@ -20,6 +20,19 @@ keeps the whole request and answers with more:
 - tags are kept apart: DescribeTaskDefinition returns them only with
   `include: ["TAGS"]`, beside the definition, never inside it.
 
+One-off tasks (RunTask) run nothing in moto and never stop, and moto
+refuses to start one whose containers give no memory of their own (a
+Fargate definition sets it for the task only, which ECS accepts). Here a task
+started with a command override stops at its first DescribeTasks, as a
+short command does in ECS: its container's exit code is N when the command
+says `exit N` (else 0), with ECS's stoppedReason "Essential container in
+task exited"; a task whose image names `does-not-exist` never starts
+(exitCode absent, stoppedReason and container reason
+"CannotPullContainerError: ..."); a task's containers give `cpu` and
+`memory` as strings, as ECS's API has them. What the container would print goes where
+the awslogs driver puts it: the group, stream `<prefix>/<container>/<task
+id>`, two lines ("running <command>", "exited with N").
+
 Every other call is moto's own; registering still goes through moto, so its
 services, lists and deregistration see each revision.
 
@@ -32,13 +45,20 @@ import sys
 import time
 
 from moto import server
+from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.logs.models import logs_backends
 
 # What ECS keeps of each revision, by ARN.
 STORED = {}
 
 moto_register = EC2ContainerServiceResponse.register_task_definition
 moto_describe = EC2ContainerServiceResponse.describe_task_definition
+moto_run_task = EC2ContainerServiceResponse.run_task
+moto_describe_tasks = EC2ContainerServiceResponse.describe_tasks
+
+# How each one-off task ends, by task ARN: (exit code or None, stopped reason, container reason).
+ONE_OFF = {}
 
 
 def in_units(value, unit):
@@ -116,6 +136,97 @@ def describe_task_definition(self):
     return json.dumps(answer)
 
 
+def exit_code_of(command):
+    words = " ".join(command).replace(";", " ").split()
+    for word, following in zip(words, words[1:]):
+        if word == "exit" and following.isdigit():
+            return int(following)
+    return 0
+
+
+def write_logs(task, container, lines):
+    options = (container.get("logConfiguration") or {}).get("options") or {}
+    if (container.get("logConfiguration") or {}).get("logDriver") != "awslogs":
+        return
+    group, prefix = options.get("awslogs-group"), options.get("awslogs-stream-prefix")
+    backend = logs_backends[task._account_id][options.get("awslogs-region") or task.region_name]
+    if group not in backend.groups:
+        backend.create_log_group(group, tags={})
+    stream = f"{prefix}/{container['name']}/{task.task_arn.rsplit('/', 1)[-1]}"
+    backend.create_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    backend.put_log_events(group, stream, events)
+
+
+moto_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def requirements(task_definition):
+    # Fargate definitions give memory for the task only; moto adds each
+    # container's and fails on one that has none. ECS takes them.
+    for container in task_definition.container_definitions:
+        if "memory" not in container and "memoryReservation" not in container:
+            container.setdefault("memoryReservation", 0)
+    return moto_requirements(task_definition)
+
+
+EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(requirements)
+
+
+def run_task(self):
+    request = json.loads(self.body)
+    result = moto_run_task(self)
+    overrides = (request.get("overrides") or {}).get("containerOverrides") or []
+    for task in result.result["tasks"]:
+        as_ecs_describes(task)
+        definition = STORED.get(task.task_definition_arn) or {}
+        containers = definition.get("containerDefinitions") or []
+        named = overrides[0].get("name") if overrides else None
+        container = next((c for c in containers if c.get("name") == named), containers[0] if containers else {})
+        command = (overrides[0].get("command") if overrides else None) or container.get("command") or []
+        if "does-not-exist" in container.get("image", ""):
+            reason = f"CannotPullContainerError: pull image manifest has been retried 7 time(s): {container['image']}: not found"
+            ONE_OFF[task.task_arn] = (None, reason, reason)
+        else:
+            code = exit_code_of(command)
+            ONE_OFF[task.task_arn] = (code, "Essential container in task exited", None)
+            write_logs(task, container, [f"running {' '.join(command)}", f"exited with {code}"])
+    return result
+
+
+def describe_tasks(self):
+    request = json.loads(self.body)
+    wanted = set(request.get("tasks") or [])
+    for cluster in self.ecs_backend.tasks.values():
+        for arn, task in cluster.items():
+            if arn in ONE_OFF and (arn in wanted or arn.rsplit("/", 1)[-1] in wanted):
+                code, stopped_reason, container_reason = ONE_OFF[arn]
+                task.last_status = "STOPPED"
+                task.desired_status = "STOPPED"
+                task.stopped_reason = stopped_reason
+                for container in task.containers:
+                    container.last_status = "STOPPED"
+                    container.exitCode = code
+                    if container_reason:
+                        container.reason = container_reason
+    for cluster in self.ecs_backend.tasks.values():
+        for task in cluster.values():
+            as_ecs_describes(task)
+    return moto_describe_tasks(self)
+
+
+def as_ecs_describes(task):
+    # A task's containers give `cpu` and `memory` as strings in ECS's API
+    # (moto gives numbers, which the SDK refuses).
+    for container in task.containers:
+        for key in ("cpu", "memory"):
+            if getattr(container, key, None) is not None:
+                setattr(container, key, str(getattr(container, key)))
+
+
+EC2ContainerServiceResponse.run_task = run_task
+EC2ContainerServiceResponse.describe_tasks = describe_tasks
 EC2ContainerServiceResponse.register_task_definition = register_task_definition
 EC2ContainerServiceResponse.describe_task_definition = describe_task_definition
 

@@ -39,7 +39,7 @@ fn the_readme_command_reference_is_current() {
 }
 
 /// Every command, as `--help` lists them.
-pub(crate) const COMMANDS: [&str; 20] = [
+pub(crate) const COMMANDS: [&str; 21] = [
     "dev-env",
     "render",
     "build",
@@ -54,6 +54,7 @@ pub(crate) const COMMANDS: [&str; 20] = [
     "pre-push",
     "hooks",
     "doctor",
+    "run",
     "logs",
     "up",
     "down",

@@ -19,6 +19,7 @@ mod interruptions;
 mod leaks;
 mod logs;
 mod model_errors;
+mod one_off;
 mod proxy;
 mod registry_faults;
 mod release_plan;

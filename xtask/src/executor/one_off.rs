@@ -1,0 +1,162 @@
+//! One-off tasks of a service's task definition: its `before_deploy`
+//! command in a release (migrations), and `cargo xtask run`. The task runs
+//! the way the service runs its own (network, capacity), is followed until
+//! it stops, and its output is read from CloudWatch Logs.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::{Executor, Outcome};
+use crate::deploy::{self, EXIT_BEFORE_DEPLOY};
+use crate::ecs::tasks::Stopped;
+use crate::logs::{self, Logs};
+use crate::plan::Step;
+use crate::project::Service;
+use crate::taskdef::short_name;
+
+/// How many of a failed task's last lines its error repeats.
+const LAST_LINES: usize = 10;
+
+/// `cargo xtask run`: the command (empty: the container's own), and in which
+/// container (`None`: the first essential one).
+pub(crate) struct OneOff {
+    pub(crate) command: Vec<String>,
+    pub(crate) container: Option<String>,
+}
+
+impl Executor<'_> {
+    pub(super) async fn one_off(&self, service: &Service, step: &Step) -> Result<Outcome> {
+        let ecs = self.ecs(service)?;
+        let before_deploy = matches!(step, Step::BeforeDeploy(_));
+        let (command, container) = match (&self.one_off, before_deploy) {
+            (Some(run), false) => (run.command.clone(), run.container.clone()),
+            _ => (service.before_deploy.clone().unwrap_or_default(), None),
+        };
+        let target = match self.registered.lock().await.get(&service.name) {
+            Some(registered) => registered.clone(),
+            // `run --current`: the revision the service runs, read before the run started.
+            None => self
+                .running
+                .get(&(ecs.cluster.clone(), service.ecs_service.clone()))
+                .cloned()
+                .context("the revision the service runs was not read before the run")?,
+        };
+        let definition = ecs.task_definition(&target).await?.with_context(|| format!("{target} vanished"))?;
+        let container = match container {
+            Some(name) => name,
+            None => first_essential_container(&definition)
+                .with_context(|| format!("{} has no container", short_name(&target)))?,
+        };
+        let shown = if command.is_empty() {
+            "its own command".to_string()
+        } else {
+            format!("`{}`", command.join(" "))
+        };
+        let name = step.to_string();
+        let since =
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64 - 1000;
+        let started = Instant::now();
+        let task = ecs.run_task(&service.ecs_service, &target, &container, &command).await?;
+        let id = task.rsplit('/').next().unwrap_or(&task).to_string();
+        let short_id: String = id.chars().take(8).collect();
+        let stopped = loop {
+            let (status, stopped) = ecs.task(&task, &container).await?;
+            if let Some(stopped) = stopped {
+                break stopped;
+            }
+            if started.elapsed() >= self.options.wait.timeout {
+                bail!(
+                    "task {short_id} ({shown} in {container} of {}) is still {status} after {}; it goes on in ECS: \
+                     `aws ecs stop-task --cluster {} --task {id}` stops it",
+                    short_name(&target),
+                    deploy::human(self.options.wait.timeout),
+                    ecs.cluster
+                );
+            }
+            self.progress.update(&name, &status.to_ascii_lowercase());
+            tokio::time::sleep(self.options.wait.poll.max(Duration::from_millis(100))).await;
+        };
+        // Its output, as the container wrote it (best effort: a task whose
+        // logs cannot be read still ends as it ended).
+        let lines = match self.task_lines(&definition, &container, &id, since).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                self.progress.line(&format!("{name:<18} note: its output cannot be read: {e:#}"));
+                Vec::new()
+            }
+        };
+        for line in &lines {
+            self.progress.line(&format!("{name:<18} | {line}"));
+        }
+        let took = started.elapsed().as_secs_f64();
+        let last = |lines: &[String]| -> String {
+            let tail = &lines[lines.len().saturating_sub(LAST_LINES)..];
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; its last lines:\n  {}", tail.join("\n  "))
+            }
+        };
+        let Stopped { exit_code, stopped_reason, container_reason } = stopped;
+        match exit_code {
+            Some(0) => Ok(Outcome::Done(format!("{shown} exited 0 ({took:.1}s, task {short_id})"))),
+            Some(code) => {
+                let nothing = if before_deploy { ", so nothing was deployed" } else { "" };
+                Err(deploy::Failed {
+                    code: if before_deploy {
+                        EXIT_BEFORE_DEPLOY
+                    } else {
+                        u8::try_from(code).unwrap_or(1).max(1)
+                    },
+                    message: format!("{shown} exited with {code} (task {short_id}){nothing}{}", last(&lines)),
+                }
+                .into())
+            }
+            None => {
+                let why = match container_reason {
+                    Some(reason) if !reason.is_empty() => format!("{stopped_reason}: {reason}"),
+                    _ => stopped_reason,
+                };
+                Err(deploy::Failed {
+                    code: if before_deploy { EXIT_BEFORE_DEPLOY } else { 1 },
+                    message: format!(
+                        "task {short_id} of {} could not start {shown}: {why}{}",
+                        short_name(&target),
+                        if before_deploy { "; nothing was deployed" } else { "" }
+                    ),
+                }
+                .into())
+            }
+        }
+    }
+
+    /// The task's lines in CloudWatch Logs, when its container logs there.
+    async fn task_lines(
+        &self,
+        definition: &serde_json::Value,
+        container: &str,
+        task: &str,
+        since: i64,
+    ) -> Result<Vec<String>> {
+        let revision = definition["taskDefinitionArn"].as_str().unwrap_or("the task definition");
+        let sources = logs::sources(definition, short_name(revision))?;
+        let Some(source) = sources.iter().find(|s| s.container == container) else {
+            return Ok(Vec::new());
+        };
+        let region = source.region.as_deref().unwrap_or(&self.workspace.environment.region);
+        let lines = Logs::connect(region).await.lines(source, since, Some(task)).await?;
+        Ok(lines.into_iter().map(|l| l.message.trim_end().to_string()).collect())
+    }
+}
+
+/// The container a one-off task runs the command in when none is named.
+fn first_essential_container(definition: &serde_json::Value) -> Option<String> {
+    let containers = definition["containerDefinitions"].as_array()?;
+    containers
+        .iter()
+        .find(|c| c["essential"].as_bool() != Some(false))
+        .or(containers.first())
+        .and_then(|c| c["name"].as_str())
+        .map(str::to_string)
+}
