@@ -338,6 +338,7 @@ impl Intercept for RawBody {
     }
 }
 
+pub(crate) mod exec;
 mod state;
 pub(crate) mod tasks;
 

@@ -37,6 +37,7 @@ pub(crate) enum Command {
     Hooks(Hooks),
     Doctor(Doctor),
     Run(RunTaskFlags),
+    Exec(ExecFlags),
     Logs(LogsFlags),
     Up(Up),
     Down(Down),

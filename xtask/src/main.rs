@@ -18,6 +18,7 @@ mod findings;
 mod flags;
 mod git;
 mod history;
+mod iam;
 mod identity;
 mod json;
 mod lock;
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
         flags::Command::Hooks(flags) => tasks::hooks::run(flags),
         flags::Command::Doctor(flags) => tasks::doctor::run(flags),
         flags::Command::Run(flags) => tasks::run::run(flags),
+        flags::Command::Exec(flags) => tasks::exec::run(flags),
         flags::Command::Logs(flags) => tasks::logs::run(flags),
         flags::Command::Up(flags) => tasks::up::up(flags),
         flags::Command::Down(flags) => tasks::up::down(flags),

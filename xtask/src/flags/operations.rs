@@ -99,3 +99,37 @@ pub(crate) struct RunTaskFlags {
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<String>,
 }
+
+/// Open a shell (or run a command) in a running task of a service, through ECS Exec.
+///
+/// Checks first, and reports together with the fix for each: that the
+/// service has ECS Exec enabled (`enableExecuteCommand`), that a running task
+/// has the ExecuteCommandAgent running in the container, that the task role
+/// is allowed the `ssmmessages` actions, and that the AWS CLI and the Session
+/// Manager plugin are on PATH. Then hands the terminal to `aws ecs
+/// execute-command --interactive` (with `--dry-run`, prints that command).
+#[derive(Debug, Args)]
+#[command(name = "exec")]
+#[command(after_help = "Examples:\n  cargo xtask exec --env staging --service api\n  \
+                        cargo xtask exec --env prod --service api --container api -- python manage.py shell\n  \
+                        cargo xtask exec --env prod --service api --dry-run")]
+pub(crate) struct ExecFlags {
+    /// Environment, a file under `env/`.
+    #[arg(long, value_name = "ENV")]
+    pub(crate) env: String,
+    /// The service whose running task to open.
+    #[arg(long, value_name = "SERVICE")]
+    pub(crate) service: String,
+    /// The container (default: the task's first).
+    #[arg(long, value_name = "CONTAINER")]
+    pub(crate) container: Option<String>,
+    /// The task (its id, or the start of it; default: the first that can be opened).
+    #[arg(long, value_name = "ID")]
+    pub(crate) task: Option<String>,
+    /// Check, and print the command that would open the session, without opening it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// The command to run (default: /bin/sh).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<String>,
+}

@@ -8,6 +8,7 @@ pub(crate) mod dev_env;
 pub(crate) mod diff;
 pub(crate) mod docs;
 pub(crate) mod doctor;
+pub(crate) mod exec;
 pub(crate) mod history;
 pub(crate) mod hooks;
 pub(crate) mod logs;

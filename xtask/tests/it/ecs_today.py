@@ -33,6 +33,14 @@ task exited"; a task whose image names `does-not-exist` never starts
 the awslogs driver puts it: the group, stream `<prefix>/<container>/<task
 id>`, two lines ("running <command>", "exited with N").
 
+ECS Exec is not modelled by moto at all. Here a service keeps the
+`enableExecuteCommand` it was created or updated with, and DescribeServices
+answers it; ListTasks with a serviceName answers that service's own tasks
+(moto ignores the filter and starts no task for a service), started on
+first asking, `runningCount` of them, whose containers carry the
+ExecuteCommandAgent (lastStatus RUNNING) when the service had ECS Exec
+enabled as they started, and no agent otherwise, as in ECS.
+
 Every other call is moto's own; registering still goes through moto, so its
 services, lists and deregistration see each revision.
 
@@ -225,6 +233,70 @@ def as_ecs_describes(task):
                 setattr(container, key, str(getattr(container, key)))
 
 
+# Whether each service has ECS Exec enabled, by (cluster name, service name).
+EXEC_ENABLED = {}
+moto_create_service = EC2ContainerServiceResponse.create_service
+moto_update_service = EC2ContainerServiceResponse.update_service
+moto_describe_services = EC2ContainerServiceResponse.describe_services
+moto_list_tasks = EC2ContainerServiceResponse.list_tasks
+
+
+def cluster_name(request):
+    return (request.get("cluster") or "default").rsplit("/", 1)[-1]
+
+
+def create_service(self):
+    request = json.loads(self.body)
+    EXEC_ENABLED[(cluster_name(request), request["serviceName"])] = bool(request.get("enableExecuteCommand"))
+    return moto_create_service(self)
+
+
+def update_service(self):
+    request = json.loads(self.body)
+    if "enableExecuteCommand" in request:
+        name = request["service"].rsplit("/", 1)[-1]
+        EXEC_ENABLED[(cluster_name(request), name)] = bool(request["enableExecuteCommand"])
+    return moto_update_service(self)
+
+
+def describe_services(self):
+    result = moto_describe_services(self)
+    for service in result.result["services"]:
+        service.enable_execute_command = EXEC_ENABLED.get((service.cluster_name, service.name), False)
+    return result
+
+
+def list_tasks(self):
+    request = json.loads(self.body)
+    name = request.get("serviceName")
+    if not name:
+        return moto_list_tasks(self)
+    cluster = cluster_name(request)
+    service = self.ecs_backend.services[f"{cluster}:{name}"]
+    group = f"service:{name}"
+    ours = [t for t in self.ecs_backend.tasks.get(cluster, {}).values() if t.group == group]
+    if not ours:
+        ours = self.ecs_backend.run_task(
+            cluster, service.task_definition, max(service.running_count or 0, 1), None, "ecs-svc/1", [],
+            service.launch_type or "FARGATE", service.network_configuration, group, None,
+        )
+        agent = EXEC_ENABLED.get((cluster, name), False)
+        for task in ours:
+            # A steady service's tasks run and stay running (moto walks a task
+            # through its states on every look, RUNNING and on to STOPPED).
+            task._transitions = [("RUNNING", "RUNNING")]
+            task._status = "RUNNING"
+            for container in task.containers:
+                container.managed_agents = (
+                    [{"name": "ExecuteCommandAgent", "lastStatus": "RUNNING"}] if agent else []
+                )
+    return json.dumps({"taskArns": [t.task_arn for t in ours]})
+
+
+EC2ContainerServiceResponse.create_service = create_service
+EC2ContainerServiceResponse.update_service = update_service
+EC2ContainerServiceResponse.describe_services = describe_services
+EC2ContainerServiceResponse.list_tasks = list_tasks
 EC2ContainerServiceResponse.run_task = run_task
 EC2ContainerServiceResponse.describe_tasks = describe_tasks
 EC2ContainerServiceResponse.register_task_definition = register_task_definition

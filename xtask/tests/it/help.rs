@@ -39,7 +39,7 @@ fn the_readme_command_reference_is_current() {
 }
 
 /// Every command, as `--help` lists them.
-pub(crate) const COMMANDS: [&str; 21] = [
+pub(crate) const COMMANDS: [&str; 22] = [
     "dev-env",
     "render",
     "build",
@@ -55,6 +55,7 @@ pub(crate) const COMMANDS: [&str; 21] = [
     "hooks",
     "doctor",
     "run",
+    "exec",
     "logs",
     "up",
     "down",

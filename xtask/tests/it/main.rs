@@ -9,6 +9,7 @@ mod ecs_fidelity;
 mod ecs_project;
 mod errors_catalogue;
 mod example;
+mod exec;
 mod faults;
 mod harness;
 mod help;

@@ -231,35 +231,54 @@ fn ec2_first(port: u16, action: &str, tag: &str) -> String {
 /// infrastructure code creates before the first release.
 pub fn create_ecs(port: u16, cluster: &str, services: &[&str]) {
     ecs(port, "CreateCluster", serde_json::json!({ "clusterName": cluster }));
+    for service in services {
+        create_service(port, cluster, service, None, false);
+    }
+}
+
+/// One such service, with a task role and ECS Exec enabled when asked.
+pub fn create_service(port: u16, cluster: &str, service: &str, task_role: Option<&str>, exec: bool) {
     let subnet = ec2_first(port, "DescribeSubnets", "subnetId");
     let group = ec2_first(port, "DescribeSecurityGroups", "groupId");
-    for service in services {
-        let family = format!("{cluster}-{service}");
-        ecs(
-            port,
-            "RegisterTaskDefinition",
-            serde_json::json!({
-                "family": family,
-                "requiresCompatibilities": ["FARGATE"],
-                "networkMode": "awsvpc",
-                "cpu": "256",
-                "memory": "512",
-                "containerDefinitions": [{ "name": service, "image": "bootstrap:1" }]
-            }),
-        );
-        ecs(
-            port,
-            "CreateService",
-            serde_json::json!({
-                "cluster": cluster,
-                "serviceName": service,
-                "taskDefinition": family,
-                "desiredCount": 1,
-                "launchType": "FARGATE",
-                "networkConfiguration": {
-                    "awsvpcConfiguration": { "subnets": [subnet], "securityGroups": [group] }
-                }
-            }),
-        );
+    let family = format!("{cluster}-{service}");
+    let mut definition = serde_json::json!({
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{ "name": service, "image": "bootstrap:1" }]
+    });
+    if let Some(role) = task_role {
+        definition["taskRoleArn"] = role.into();
     }
+    ecs(port, "RegisterTaskDefinition", definition);
+    ecs(
+        port,
+        "CreateService",
+        serde_json::json!({
+            "cluster": cluster,
+            "serviceName": service,
+            "taskDefinition": family,
+            "desiredCount": 1,
+            "launchType": "FARGATE",
+            "enableExecuteCommand": exec,
+            "networkConfiguration": {
+                "awsvpcConfiguration": { "subnets": [subnet], "securityGroups": [group] }
+            }
+        }),
+    );
+}
+
+/// An IAM action (`"CreateRole"`) with its parameters, answered as XML text.
+pub fn iam(port: u16, action: &str, params: &[(&str, &str)]) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", action).append_pair("Version", "2010-05-08");
+    for (key, value) in params {
+        form.append_pair(key, value);
+    }
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (status, body) = call(port, "iam", &headers, &form.finish());
+    assert_eq!(status, 200, "IAM {action}: {body}");
+    body
 }

@@ -1,0 +1,87 @@
+//! What ECS Exec needs of a service and its tasks: the service's
+//! `enableExecuteCommand`, and a running task whose container has the
+//! ExecuteCommandAgent running.
+
+use anyhow::Result;
+use aws_sdk_ecs::types::DesiredStatus;
+
+use super::Ecs;
+use crate::aws::aws_error;
+
+/// A running task of a service, as ECS Exec sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct RunningTask {
+    pub(crate) arn: String,
+    pub(crate) task_definition: String,
+    /// Each container's name and its ExecuteCommandAgent's status (`None`: no agent).
+    pub(crate) containers: Vec<(String, Option<String>)>,
+}
+
+impl RunningTask {
+    pub(crate) fn id(&self) -> &str {
+        self.arn.rsplit('/').next().unwrap_or(&self.arn)
+    }
+}
+
+impl Ecs {
+    /// Whether the service has ECS Exec enabled.
+    pub(crate) async fn exec_enabled(&self, service: &str) -> Result<bool> {
+        let output = self
+            .client
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| self.service_error(e, service, "describe"))?;
+        Ok(output.services().iter().any(|s| s.enable_execute_command()))
+    }
+
+    /// The service's running tasks.
+    pub(crate) async fn running_tasks(&self, service: &str) -> Result<Vec<RunningTask>> {
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(&self.cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| aws_error(e, &format!("list the tasks of ECS service {service}"), &self.endpoint))?;
+        if listed.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(&self.cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(e, &format!("describe the tasks of ECS service {service}"), &self.endpoint)
+            })?;
+        Ok(described
+            .tasks()
+            .iter()
+            .filter(|t| t.last_status() == Some("RUNNING"))
+            .map(|t| RunningTask {
+                arn: t.task_arn().unwrap_or_default().to_string(),
+                task_definition: t.task_definition_arn().unwrap_or_default().to_string(),
+                containers: t
+                    .containers()
+                    .iter()
+                    .map(|c| {
+                        let agent = c
+                            .managed_agents()
+                            .iter()
+                            .find(|a| a.name().map(|n| n.as_str()) == Some("ExecuteCommandAgent"))
+                            .and_then(|a| a.last_status())
+                            .map(str::to_string);
+                        (c.name().unwrap_or_default().to_string(), agent)
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
