@@ -3,6 +3,7 @@
 //! the way the service runs its own (network, capacity), is followed until
 //! it stops, and its output is read from CloudWatch Logs.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
@@ -10,7 +11,7 @@ use anyhow::{bail, Context as _, Result};
 use super::{Executor, Outcome};
 use crate::deploy::{self, EXIT_BEFORE_DEPLOY};
 use crate::ecs::tasks::Stopped;
-use crate::logs::{self, Logs};
+use crate::logs::{self, Line, Logs};
 use crate::plan::Step;
 use crate::project::Service;
 use crate::taskdef::short_name;
@@ -60,8 +61,12 @@ impl Executor<'_> {
         let task = ecs.run_task(&service.ecs_service, &target, &container, &command).await?;
         let id = task.rsplit('/').next().unwrap_or(&task).to_string();
         let short_id: String = id.chars().take(8).collect();
+        // Its output is printed as it arrives, each line once (best effort: a
+        // task whose logs cannot be read still ends as it ended).
+        let mut output = Output { lines: Vec::new(), seen: HashSet::new(), unreadable: false };
         let stopped = loop {
             let (status, stopped) = ecs.task(&task, &container).await?;
+            self.print_new_lines(&mut output, &definition, &container, &id, since, &name).await;
             if let Some(stopped) = stopped {
                 break stopped;
             }
@@ -77,18 +82,9 @@ impl Executor<'_> {
             self.progress.update(&name, &status.to_ascii_lowercase());
             tokio::time::sleep(self.options.wait.poll.max(Duration::from_millis(100))).await;
         };
-        // Its output, as the container wrote it (best effort: a task whose
-        // logs cannot be read still ends as it ended).
-        let lines = match self.task_lines(&definition, &container, &id, since).await {
-            Ok(lines) => lines,
-            Err(e) => {
-                self.progress.line(&format!("{name:<18} note: its output cannot be read: {e:#}"));
-                Vec::new()
-            }
-        };
-        for line in &lines {
-            self.progress.line(&format!("{name:<18} | {line}"));
-        }
+        // CloudWatch takes a moment to show a stopped task's last lines.
+        self.print_new_lines(&mut output, &definition, &container, &id, since, &name).await;
+        let lines = output.lines;
         let took = started.elapsed().as_secs_f64();
         let last = |lines: &[String]| -> String {
             let tail = &lines[lines.len().saturating_sub(LAST_LINES)..];
@@ -131,6 +127,34 @@ impl Executor<'_> {
         }
     }
 
+    /// Prints the task's lines not printed yet, and keeps them for the end.
+    async fn print_new_lines(
+        &self,
+        output: &mut Output,
+        definition: &serde_json::Value,
+        container: &str,
+        task: &str,
+        since: i64,
+        step: &str,
+    ) {
+        if output.unreadable {
+            return;
+        }
+        match self.task_lines(definition, container, task, since).await {
+            Ok(lines) => {
+                for line in lines.into_iter().filter(|l| output.seen.insert(l.id.clone())) {
+                    let message = line.message.trim_end().to_string();
+                    self.progress.line(&format!("{step:<18} | {message}"));
+                    output.lines.push(message);
+                }
+            }
+            Err(e) => {
+                self.progress.line(&format!("{step:<18} note: its output cannot be read: {e:#}"));
+                output.unreadable = true;
+            }
+        }
+    }
+
     /// The task's lines in CloudWatch Logs, when its container logs there.
     async fn task_lines(
         &self,
@@ -138,16 +162,24 @@ impl Executor<'_> {
         container: &str,
         task: &str,
         since: i64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<Line>> {
         let revision = definition["taskDefinitionArn"].as_str().unwrap_or("the task definition");
         let sources = logs::sources(definition, short_name(revision))?;
         let Some(source) = sources.iter().find(|s| s.container == container) else {
             return Ok(Vec::new());
         };
         let region = source.region.as_deref().unwrap_or(&self.workspace.environment.region);
-        let lines = Logs::connect(region).await.lines(source, since, Some(task)).await?;
-        Ok(lines.into_iter().map(|l| l.message.trim_end().to_string()).collect())
+        Logs::connect(region).await.lines(source, since, Some(task)).await
     }
+}
+
+/// What a one-off task printed so far.
+struct Output {
+    lines: Vec<String>,
+    /// CloudWatch's ids of the lines printed.
+    seen: HashSet<String>,
+    /// Set once reading failed, so the reason is said once.
+    unreadable: bool,
 }
 
 /// The container a one-off task runs the command in when none is named.

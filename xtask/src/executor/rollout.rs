@@ -3,7 +3,7 @@
 //! and follow the rollout to the end, rolling back when it fails.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
 
@@ -219,6 +219,10 @@ impl Executor<'_> {
             }
             deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
         };
+        // What the new tasks said before they failed, read before the rollback replaces them.
+        let since =
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().saturating_sub(begun.elapsed());
+        let last_lines = self.last_lines(ecs, &target, since.as_millis() as i64 - 10_000).await;
         let Err(failed) = deploy::fail_and_roll_back(
             ecs,
             name,
@@ -231,6 +235,47 @@ impl Executor<'_> {
             |event| self.progress.line(&format!("{step:<18} event: {event}")),
         )
         .await;
-        Err(failed)
+        match (failed.downcast_ref::<deploy::Failed>(), last_lines.is_empty()) {
+            (Some(f), false) => Err(deploy::Failed {
+                code: f.code,
+                message: format!(
+                    "{}; the last log lines of {}:\n  {}",
+                    f.message,
+                    short_name(&target),
+                    last_lines.join("\n  ")
+                ),
+            }
+            .into()),
+            _ => Err(failed),
+        }
+    }
+
+    /// The last lines the tasks of a revision wrote since `since`
+    /// (milliseconds since 1970), as `task container | message`; none when
+    /// its containers do not log to CloudWatch or the logs cannot be read.
+    async fn last_lines(&self, ecs: &crate::ecs::Ecs, revision: &str, since: i64) -> Vec<String> {
+        const SHOWN: usize = 10;
+        let Ok(Some(definition)) = ecs.task_definition(revision).await else { return Vec::new() };
+        let Ok(sources) = crate::logs::sources(&definition, short_name(revision)) else { return Vec::new() };
+        let mut lines = Vec::new();
+        for source in &sources {
+            let region = source.region.as_deref().unwrap_or(&self.workspace.environment.region);
+            if let Ok(found) = crate::logs::Logs::connect(region).await.lines(source, since, None).await {
+                lines.extend(found);
+            }
+        }
+        lines.sort_by_key(|l| l.timestamp);
+        let shown: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} | {}",
+                    l.task.chars().take(8).collect::<String>(),
+                    l.container,
+                    l.message.trim_end()
+                )
+            })
+            .collect();
+        shown[shown.len().saturating_sub(SHOWN)..].to_vec()
     }
 }

@@ -125,3 +125,13 @@ pub fn registry_digest(image: &str) -> String {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     json["Digest"].as_str().unwrap().to_string()
 }
+
+/// The harness's task definition with the awslogs driver, as Fargate tasks have.
+pub fn with_logs() -> String {
+    TASK_TEMPLATE.replace(
+        "    \"image\": \"{{ image }}\",\n",
+        "    \"image\": \"{{ image }}\",\n    \"logConfiguration\": { \"logDriver\": \"awslogs\", \"options\": { \
+         \"awslogs-group\": \"/ecs/{{ values.prefix }}/{{ service.name }}\", \"awslogs-region\": \"us-east-1\", \
+         \"awslogs-stream-prefix\": \"{{ service.name }}\" } },\n",
+    )
+}

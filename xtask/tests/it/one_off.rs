@@ -9,18 +9,6 @@ use serde_json::json;
 use crate::ecs_project::*;
 use crate::servers::{ecs, servers};
 
-/// The harness's task definition with the awslogs driver, as Fargate tasks have.
-fn with_logs(prefix_key: &str) -> String {
-    TASK_TEMPLATE.replace(
-        "    \"image\": \"{{ image }}\",\n",
-        &format!(
-            "    \"image\": \"{{{{ image }}}}\",\n    \"logConfiguration\": {{ \"logDriver\": \"awslogs\", \"options\": {{ \
-             \"awslogs-group\": \"/ecs/{{{{ values.{prefix_key} }}}}/{{{{ service.name }}}}\", \"awslogs-region\": \"us-east-1\", \
-             \"awslogs-stream-prefix\": \"{{{{ service.name }}}}\" }} }},\n"
-        ),
-    )
-}
-
 #[test]
 fn run_starts_a_task_of_the_service_and_exits_with_its_code() {
     let moto = servers().moto_port;
@@ -72,7 +60,7 @@ fn run_starts_a_task_of_the_service_and_exits_with_its_code() {
 #[test]
 fn before_deploy_runs_between_register_and_deploy_and_a_failure_deploys_nothing() {
     let moto = servers().moto_port;
-    let template = with_logs("prefix");
+    let template = with_logs();
     let p = project_with(&[("app", template.as_str())], servers().registry_port);
     let toml = |exit: u8| {
         format!("repository = \"{}/app\"\nbefore_deploy = [\"sh\", \"-c\", \"exit {exit}\"]\n", p.prefix)

@@ -5,15 +5,31 @@ use serde_json::json;
 
 use crate::ecs_project::*;
 use crate::proxy::{Fault, Proxy};
-use crate::servers::{create_ecs, ecs, servers, Moto};
+use crate::servers::{create_ecs, ecs, logs, servers, Moto};
 
 #[test]
 fn a_rollout_that_never_completes_times_out_and_is_rolled_back() {
     // On this server, services never get a task running.
     let moto = Moto::start(&[("MOTO_ECS_SERVICE_RUNNING", "0")]);
-    let p = project();
+    let template = with_logs();
+    let p = project_with(&[("app", template.as_str())], servers().registry_port);
     p.create_ecs(moto.port, &["app"]);
     let app = p.family("app");
+    // What a failing task of the new revision wrote where the awslogs driver puts it.
+    let group = format!("/ecs/{}/app", p.prefix);
+    logs(moto.port, "CreateLogGroup", json!({ "logGroupName": group }));
+    logs(
+        moto.port,
+        "CreateLogStream",
+        json!({ "logGroupName": group, "logStreamName": "app/app/aaaaaaaa1111" }),
+    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    logs(
+        moto.port,
+        "PutLogEvents",
+        json!({ "logGroupName": group, "logStreamName": "app/app/aaaaaaaa1111",
+                "logEvents": [{ "timestamp": now, "message": "database connection refused" }] }),
+    );
     let run = p
         .xtask(
             &["release", "--env", "dev", "--service", "app", "--timeout", "1s", "--poll-interval", "100ms"],
@@ -28,6 +44,14 @@ fn a_rollout_that_never_completes_times_out_and_is_rolled_back() {
         run.stderr
     );
     assert!(run.stderr.contains(&format!("rolled back to {app}:1")), "{}", run.stderr);
+    // The last lines the new tasks wrote come with the reasons.
+    assert!(
+        run.stderr.contains(&format!(
+            "; the last log lines of {app}:2:\n  aaaaaaaa app | database connection refused\n"
+        )),
+        "{}",
+        run.stderr
+    );
     assert_eq!(p.running_revision(moto.port, "app"), 1);
     // A rerun would deploy the same bad revision: the advice says what to do instead.
     assert!(
