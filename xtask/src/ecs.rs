@@ -162,6 +162,12 @@ impl Ecs {
     }
 
     pub(crate) async fn service(&self, name: &str) -> Result<ServiceState> {
+        Ok(state_of(&self.described(name).await?))
+    }
+
+    /// The service as ECS describes it (its active one), or an error saying
+    /// it does not exist and how to create it.
+    async fn described(&self, name: &str) -> Result<aws_sdk_ecs::types::Service> {
         let output = self
             .client
             .describe_services()
@@ -177,7 +183,7 @@ impl Ecs {
                 self.cluster
             );
         };
-        Ok(state_of(service))
+        Ok(service.clone())
     }
 
     /// Points the service at a task definition; returns the service as ECS

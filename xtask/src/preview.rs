@@ -229,6 +229,8 @@ fn step_detail(
                 argv.join(" ")
             )
         }
-        Step::RunTask(_) => "a one-off task of the registered revision, followed until it stops".to_string(),
+        Step::RunTask(_) => {
+            "a one-off task of the service's task definition, followed until it stops".to_string()
+        }
     })
 }

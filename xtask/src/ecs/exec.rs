@@ -26,15 +26,7 @@ impl RunningTask {
 impl Ecs {
     /// Whether the service has ECS Exec enabled.
     pub(crate) async fn exec_enabled(&self, service: &str) -> Result<bool> {
-        let output = self
-            .client
-            .describe_services()
-            .cluster(&self.cluster)
-            .services(service)
-            .send()
-            .await
-            .map_err(|e| self.service_error(e, service, "describe"))?;
-        Ok(output.services().iter().any(|s| s.enable_execute_command()))
+        Ok(self.described(service).await?.enable_execute_command())
     }
 
     /// The service's running tasks.

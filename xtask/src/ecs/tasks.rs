@@ -32,18 +32,7 @@ impl Ecs {
         container: &str,
         command: &[String],
     ) -> Result<String> {
-        let described = self
-            .client
-            .describe_services()
-            .cluster(&self.cluster)
-            .services(service)
-            .send()
-            .await
-            .map_err(|e| self.service_error(e, service, "describe"))?;
-        let settings =
-            described.services().iter().find(|s| s.status() != Some("INACTIVE")).with_context(|| {
-                format!("ECS service {service} does not exist in cluster {}", self.cluster)
-            })?;
+        let settings = self.described(service).await?;
         let mut overrides = ContainerOverride::builder().name(container);
         if !command.is_empty() {
             overrides = overrides.set_command(Some(command.to_vec()));

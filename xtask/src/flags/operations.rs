@@ -95,6 +95,8 @@ pub(crate) struct RunTaskFlags {
     pub(crate) poll_interval: std::time::Duration,
     #[command(flatten)]
     pub(crate) confirm: super::Confirm,
+    #[command(flatten)]
+    pub(crate) preview: super::DryRun,
     /// The command and its arguments (default: the container's own).
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<String>,

@@ -8,6 +8,7 @@ use crate::executor::one_off::OneOff;
 use crate::executor::Options;
 use crate::flags::RunTaskFlags;
 use crate::plan;
+use crate::preview::Preview;
 use crate::render::{Scope, Secrets};
 use crate::tasks::Workspace;
 
@@ -20,8 +21,13 @@ pub(crate) fn run(flags: RunTaskFlags) -> Result<()> {
             service.name
         );
     }
-    workspace.require_consent(&flags.confirm)?;
     let plan = plan::one_off(service, flags.current);
+    if flags.preview.dry_run {
+        let rendered = workspace.render(&[service], Scope::Release, Secrets::Redact)?;
+        Preview::new("run", &workspace, &plan, &rendered)?.print_dry_run(flags.preview.json);
+        return Ok(());
+    }
+    workspace.require_consent(&flags.confirm)?;
     // With --current nothing is rendered: the task runs the revision ECS has.
     let rendered = match flags.current {
         true => Vec::new(),

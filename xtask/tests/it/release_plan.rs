@@ -146,6 +146,35 @@ dry run: nothing was changed
 }
 
 #[test]
+fn run_prints_its_plan_with_dry_run() {
+    let repo = project_with_base();
+    let web = repo.short_sha_of("HEAD~1");
+    let full = String::from_utf8(repo.git(&["rev-parse", "HEAD"]).stdout).unwrap();
+    let run =
+        repo.xtask(&["run", "--env", "dev", "--service", "web", "--dry-run", "--", "migrate"]).success();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "run plan: env dev, commit {}, 1 service: web\nregion us-east-1, cluster local, registry 127.0.0.1:5000
+stage 1 (2 in parallel)
+  revision       commit {}
+  registry-auth  token for 127.0.0.1:5000
+stage 2 (2 in parallel)
+  render web     templates/web.task.json.j2
+  locate web     127.0.0.1:5000/web:{web} must be in the registry
+stage 3
+  register web   task definition family demo-web, image pinned to its digest, unless unchanged
+stage 4
+  run web        a one-off task of the service's task definition, followed until it stops
+dry run: nothing was changed
+",
+            repo.short_sha(),
+            full.trim()
+        )
+    );
+}
+
+#[test]
 fn dry_run_json_is_the_plan_the_text_shows() {
     let repo = project_with_base();
     let text = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success().stdout;
