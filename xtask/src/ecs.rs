@@ -84,14 +84,13 @@ impl Ecs {
     }
 
     /// Registers the definition exactly as given; returns the new revision's ARN.
-    pub(crate) async fn register(&self, json: &Value) -> Result<String> {
-        let family = json.get("family").and_then(Value::as_str).unwrap_or("?").to_string();
+    pub(crate) async fn register(&self, family: &str, json: &Value) -> Result<String> {
         let body = serde_json::to_vec(json).context("serialize the task definition")?;
         let output = self
             .client
             .register_task_definition()
             // Placeholders that satisfy the builder; the body below replaces the whole request.
-            .family(&family)
+            .family(family)
             .container_definitions(ContainerDefinition::builder().build())
             .customize()
             .mutate_request(move |request| {

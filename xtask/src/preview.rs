@@ -206,10 +206,9 @@ fn step_detail(
             let (_, outputs) = find(name)?;
             let family = outputs
                 .task_definition
-                .as_deref()
-                .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-                .and_then(|json| json.get("family").and_then(|f| f.as_str()).map(str::to_string))
-                .unwrap_or_else(|| "?".to_string());
+                .as_ref()
+                .map(|definition| definition.family())
+                .context("a service that is registered has a task definition")?;
             format!("task definition family {family}, image pinned to its digest, unless unchanged")
         }
         Step::Deploy(name) => {

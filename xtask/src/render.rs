@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::git::Revision;
 use crate::project::{Environment, Project, Service};
+use crate::taskdef::TaskDef;
 
 /// What `render` and `--dry-run` print in place of a secret value.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -92,7 +93,7 @@ pub(crate) struct EnvVar {
 pub(crate) struct Rendered {
     pub(crate) build_args: BTreeMap<String, String>,
     pub(crate) env_file: Option<String>,
-    pub(crate) task_definition: Option<String>,
+    pub(crate) task_definition: Option<TaskDef>,
 }
 
 impl<'p> Renderer<'p> {
@@ -294,6 +295,13 @@ impl<'p> Renderer<'p> {
                     *text = crate::secrets::redact(text);
                 }
             }
+            let task_definition = match task_definition.map(TaskDef::parse).transpose() {
+                Ok(parsed) => parsed,
+                Err(problem) => {
+                    let name = service.task_definition_template.as_deref().unwrap_or_default();
+                    return Err(vec![format!("templates/{name}: {problem}")]);
+                }
+            };
             Ok(Rendered { build_args, env_file, task_definition })
         } else {
             Err(problems)

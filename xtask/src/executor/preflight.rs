@@ -70,9 +70,8 @@ pub(super) async fn locate_foreign_images(
         rendered.iter().map(|(s, _)| image_reference(registry, s, &workspace.revision)).collect();
     let mut located = BTreeMap::new();
     for (service, outputs) in rendered {
-        let Some(text) = &outputs.task_definition else { continue };
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else { continue };
-        for image in taskdef::images_of(&json) {
+        let Some(definition) = &outputs.task_definition else { continue };
+        for image in taskdef::images_of(definition.json()) {
             let in_registry = image.starts_with(&format!("{registry}/")) && !image.contains('@');
             if !in_registry || ours.contains(image) || located.contains_key(image) {
                 continue;

@@ -38,13 +38,12 @@ impl Executor<'_> {
     /// The rendered task definition with this run's images pinned to their
     /// digests; refuses one that runs an image of the registry that was not
     /// pushed, which would leave the service pointing at nothing.
-    async fn task_definition(&self, service: &Service) -> Result<serde_json::Value> {
-        let text = self.rendered[&service.name]
+    async fn task_definition(&self, service: &Service) -> Result<(String, serde_json::Value)> {
+        let definition = self.rendered[&service.name]
             .task_definition
-            .as_deref()
+            .as_ref()
             .with_context(|| format!("{} has no task definition template", service.name))?;
-        let mut json: serde_json::Value =
-            serde_json::from_str(text).context("parse the rendered task definition")?;
+        let mut json = definition.json().clone();
         let digests = self.digests.lock().await;
         let mut pushed: BTreeMap<String, taskdef::Pin> = self
             .workspace
@@ -73,14 +72,13 @@ impl Executor<'_> {
                 service.name
             );
         }
-        Ok(json)
+        Ok((definition.family().to_string(), json))
     }
 
     pub(super) async fn register(&self, service: &Service) -> Result<Outcome> {
         let ecs = &self.ecs(service)?;
-        let json = self.task_definition(service).await?;
-        let family =
-            json.get("family").and_then(|f| f.as_str()).context("the task definition has no `family`")?;
+        let (family, json) = self.task_definition(service).await?;
+        let family = family.as_str();
         let latest = ecs.task_definition(family).await?;
         let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
         let changed = latest.as_ref().map(|latest| taskdef::changes(latest, &json).len());
@@ -103,7 +101,7 @@ impl Executor<'_> {
                 }
             }
         }
-        let arn = ecs.register(&json).await?;
+        let arn = ecs.register(family, &json).await?;
         let outcome = Outcome::Done(match changed {
             Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
             None => format!("registered {} (a new family)", short_name(&arn)),

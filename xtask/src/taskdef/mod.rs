@@ -21,6 +21,38 @@ pub(crate) const REVISION_LABEL: &str = "org.opencontainers.image.revision";
 /// The label that keeps the commit tag once the image is pinned to its digest.
 pub(crate) const TAG_LABEL: &str = "xtask.image.tag";
 
+/// A rendered task definition. Rendering checks it against what
+/// RegisterTaskDefinition takes, so it has a `family`: read here, once.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskDef {
+    text: String,
+    json: Value,
+    family: String,
+}
+
+impl TaskDef {
+    /// From rendered text; an error says what is missing when it is not a
+    /// task definition with a family.
+    pub(crate) fn parse(text: String) -> Result<TaskDef, String> {
+        let json: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+        let family = json.get("family").and_then(Value::as_str).ok_or("it has no `family`")?.to_string();
+        Ok(TaskDef { text, json, family })
+    }
+
+    /// The text as rendered (with secrets redacted when rendered for showing).
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn json(&self) -> &Value {
+        &self.json
+    }
+
+    pub(crate) fn family(&self) -> &str {
+        &self.family
+    }
+}
+
 /// One image of a release, by its tagged reference: its digest once the
 /// registry has it, and the commit it is built from (`None` for an image
 /// this project does not build).

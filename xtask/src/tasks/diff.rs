@@ -47,12 +47,12 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
         let session = Ecs::connect(&environment.region, &environment.cluster).await;
         let pushed = pushed_digests(&workspace, &registry).await;
         for (service, outputs) in &rendered {
-            let text = outputs.task_definition.as_deref().context("a task definition was rendered")?;
-            let mut json: serde_json::Value = serde_json::from_str(text)?;
+            let definition = outputs.task_definition.as_ref().context("a task definition was rendered")?;
+            let mut json = definition.json().clone();
             let image = image_reference(&registry, service, &workspace.revision);
             let by_digest = pushed[&image].digest.is_some();
             taskdef::pin_images(&mut json, &pushed);
-            let family = json.get("family").and_then(|f| f.as_str()).unwrap_or("?").to_string();
+            let family = definition.family().to_string();
             let ecs = session.in_cluster(service.cluster(environment));
             let latest = ecs.task_definition(&family).await?;
             let registered = latest

@@ -15,7 +15,11 @@ pub(crate) fn run(flags: Render) -> Result<()> {
     for (service, outputs) in rendered {
         let sections = [
             (outputs.env_file, service.env_template.as_deref(), "env file"),
-            (outputs.task_definition, service.task_definition_template.as_deref(), "task definition"),
+            (
+                outputs.task_definition.map(|d| d.text().to_string()),
+                service.task_definition_template.as_deref(),
+                "task definition",
+            ),
         ];
         for (text, template, what) in sections {
             let (Some(text), Some(template)) = (text, template) else { continue };
