@@ -72,6 +72,17 @@ pub(crate) fn sources(task_definition: &Value, revision: &str) -> Result<Vec<Sou
     Ok(found)
 }
 
+/// How many pages one read follows at most (each holds up to 10,000 lines).
+const MAX_PAGES: usize = 100;
+
+/// Whether the answer's token moves on (a server that repeats its token would loop).
+fn next_differs(
+    answer: &aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput,
+    last: &Option<String>,
+) -> bool {
+    answer.next_token() != last.as_deref()
+}
+
 pub(crate) struct Logs {
     client: aws_sdk_cloudwatchlogs::Client,
     endpoint: String,
@@ -92,6 +103,7 @@ impl Logs {
         let prefix = format!("{}/{}/{}", source.stream_prefix, source.container, task.unwrap_or_default());
         let mut lines = Vec::new();
         let mut next: Option<String> = None;
+        let (mut pages, mut last_token) = (0, None::<String>);
         loop {
             let answer = self
                 .client
@@ -136,8 +148,14 @@ impl Logs {
                     id: event.event_id().unwrap_or_default().to_string(),
                 });
             }
+            // A page may be empty while CloudWatch is still searching: follow the
+            // token, within a bound, rather than stop at the first empty page.
+            pages += 1;
             match answer.next_token() {
-                Some(token) if !answer.events().is_empty() => next = Some(token.to_string()),
+                Some(token) if pages < MAX_PAGES && next_differs(&answer, &last_token) => {
+                    last_token = Some(token.to_string());
+                    next = Some(token.to_string());
+                }
                 _ => break,
             }
         }
