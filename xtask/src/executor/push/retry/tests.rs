@@ -120,6 +120,21 @@ fn a_renewed_token_refused_again_is_an_error_naming_the_role() {
 }
 
 #[test]
+fn a_token_refused_again_after_other_tries_is_renewed_again() {
+    let expired = || Err((RegistryFailure::TokenExpired, "unauthorized: token expired", false));
+    let registry = Scripted::new(vec![
+        expired(),
+        Err((CUT, "503 Service Unavailable", false)),
+        expired(),
+        Ok("sha256:c".into()),
+    ]);
+    let (pushed, said) = push_with(&registry, &policy());
+    assert_eq!(pushed.unwrap(), Pushed::Done { digest: "sha256:c".into(), tries: 2, how: How::Answered });
+    assert_eq!(*registry.renewals.lock().unwrap(), 2);
+    assert_eq!(said.len(), 3, "{said:?}");
+}
+
+#[test]
 fn failures_in_passing_are_retried_with_pauses() {
     let registry = Scripted::new(vec![
         Err((CUT, "502 Bad Gateway", false)),
