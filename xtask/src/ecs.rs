@@ -251,29 +251,8 @@ impl Ecs {
 
     /// Why the service's recently stopped tasks stopped, one line per task.
     pub(crate) async fn stopped_reasons(&self, service: &str) -> Result<Vec<String>> {
-        let listed = self
-            .client
-            .list_tasks()
-            .cluster(&self.cluster)
-            .service_name(service)
-            .desired_status(DesiredStatus::Stopped)
-            .max_results(10)
-            .send()
-            .await
-            .map_err(|e| aws_error(e, &format!("list the stopped tasks of {service}"), &self.endpoint))?;
-        if listed.task_arns().is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = self
-            .client
-            .describe_tasks()
-            .cluster(&self.cluster)
-            .set_tasks(Some(listed.task_arns().to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_error(e, &format!("describe the stopped tasks of {service}"), &self.endpoint))?;
-        Ok(described
-            .tasks()
+        let tasks = self.tasks_of(service, DesiredStatus::Stopped, Some(10)).await?;
+        Ok(tasks
             .iter()
             .map(|task| {
                 let id = task.task_arn().unwrap_or_default().rsplit('/').next().unwrap_or_default();
@@ -286,6 +265,38 @@ impl Ecs {
                 line
             })
             .collect())
+    }
+
+    /// The service's tasks of a desired status (at most `limit`), as ECS describes them.
+    pub(crate) async fn tasks_of(
+        &self,
+        service: &str,
+        status: DesiredStatus,
+        limit: Option<i32>,
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>> {
+        let which = status.as_str().to_ascii_lowercase();
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(&self.cluster)
+            .service_name(service)
+            .desired_status(status)
+            .set_max_results(limit)
+            .send()
+            .await
+            .map_err(|e| aws_error(e, &format!("list the {which} tasks of {service}"), &self.endpoint))?;
+        if listed.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(&self.cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| aws_error(e, &format!("describe the {which} tasks of {service}"), &self.endpoint))?;
+        Ok(described.tasks().to_vec())
     }
 
     fn service_error<E, R>(

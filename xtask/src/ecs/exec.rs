@@ -6,7 +6,6 @@ use anyhow::Result;
 use aws_sdk_ecs::types::DesiredStatus;
 
 use super::Ecs;
-use crate::aws::aws_error;
 
 /// A running task of a service, as ECS Exec sees it.
 #[derive(Debug, Clone)]
@@ -31,30 +30,8 @@ impl Ecs {
 
     /// The service's running tasks.
     pub(crate) async fn running_tasks(&self, service: &str) -> Result<Vec<RunningTask>> {
-        let listed = self
-            .client
-            .list_tasks()
-            .cluster(&self.cluster)
-            .service_name(service)
-            .desired_status(DesiredStatus::Running)
-            .send()
-            .await
-            .map_err(|e| aws_error(e, &format!("list the tasks of ECS service {service}"), &self.endpoint))?;
-        if listed.task_arns().is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = self
-            .client
-            .describe_tasks()
-            .cluster(&self.cluster)
-            .set_tasks(Some(listed.task_arns().to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                aws_error(e, &format!("describe the tasks of ECS service {service}"), &self.endpoint)
-            })?;
-        Ok(described
-            .tasks()
+        let tasks = self.tasks_of(service, DesiredStatus::Running, None).await?;
+        Ok(tasks
             .iter()
             .filter(|t| t.last_status() == Some("RUNNING"))
             .map(|t| RunningTask {
