@@ -168,7 +168,9 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
-            serve(stream, &settings()).unwrap();
+            // The check reads the status line and hangs up, so writing the
+            // rest of the answer may find the connection reset: not the point here.
+            let _ = serve(stream, &settings());
         });
         assert!(healthy(port));
         server.join().unwrap();
@@ -188,7 +190,9 @@ mod tests {
         let address = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
-            serve(stream, &settings()).unwrap();
+            // The check reads the status line and hangs up, so writing the
+            // rest of the answer may find the connection reset: not the point here.
+            let _ = serve(stream, &settings());
         });
         let mut client = TcpStream::connect(address).unwrap();
         client.write_all(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
