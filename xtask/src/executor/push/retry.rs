@@ -1,5 +1,5 @@
 //! How a push meets a registry that fails: the token renewed when the
-//! registry says it expired (not twice in a row), jittered backoff while it fails in passing, and
+//! registry says it expired (three times at most), jittered backoff while it fails in passing, and
 //! a look before blaming it (a push whose answer was lost may have landed).
 //! Written against [`Registry`], so each path is tested with a scripted
 //! registry (`retry/tests.rs`); the tool's registry is the engine with the
@@ -74,9 +74,7 @@ pub(crate) async fn push<R: Registry>(
     say: impl Fn(String),
 ) -> Result<Pushed> {
     let started = Instant::now();
-    // Whether the token of the try now failing was renewed for it, and how
-    // many renewals this push has made.
-    let (mut just_renewed, mut renewals) = (false, 0);
+    let mut renewals = 0;
     let mut backoff = policy.first_backoff;
     let mut tries = 1;
     loop {
@@ -97,14 +95,12 @@ pub(crate) async fn push<R: Registry>(
             Err(e) => e,
         };
         match kind {
-            // A registry that refuses a token renewed for this very try will
-            // refuse the next one too; a token refused after other tries went
-            // through in between (a long push) is renewed again, a few times
-            // at most.
-            RegistryFailure::TokenExpired if !just_renewed && renewals < MAX_RENEWALS => {
+            // Renewed a few times at most: a registry that keeps refusing
+            // fresh tokens is refusing this role, not an old token.
+            RegistryFailure::TokenExpired if renewals < MAX_RENEWALS => {
                 say("registry token expired; renewing it and trying again".to_string());
                 registry.renew(&token).await?;
-                (just_renewed, renewals) = (true, renewals + 1);
+                renewals += 1;
                 continue;
             }
             RegistryFailure::Transient if started.elapsed() + backoff.mul_f64(0.5) < policy.budget => {
@@ -117,7 +113,6 @@ pub(crate) async fn push<R: Registry>(
                     deploy::human(policy.budget)
                 ));
                 tokio::time::sleep(wait).await;
-                just_renewed = false;
                 backoff = (backoff * 2).min(policy.longest_backoff);
                 tries += 1;
                 continue;
