@@ -186,29 +186,32 @@ fn call(port: u16, service: &str, headers: &[(&str, &str)], body: &str) -> (u16,
 
 /// An ECS action (`"DescribeServices"`) with a JSON request, its answer parsed.
 pub fn ecs(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
-    let target = format!("AmazonEC2ContainerServiceV20141113.{action}");
-    let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
-    let (status, body) = call(port, "ecs", &headers, &request.to_string());
-    assert_eq!(status, 200, "ECS {action}: {body}");
-    serde_json::from_str(&body).unwrap()
+    json_call(port, "ecs", "AmazonEC2ContainerServiceV20141113", action, request)
 }
 
 /// An ECR action (`"DescribeRepositories"`) with a JSON request, its answer parsed.
 pub fn ecr(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
-    let target = format!("AmazonEC2ContainerRegistry_V20150921.{action}");
-    let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
-    let (status, body) = call(port, "ecr", &headers, &request.to_string());
-    assert_eq!(status, 200, "ECR {action}: {body}");
-    serde_json::from_str(&body).unwrap()
+    json_call(port, "ecr", "AmazonEC2ContainerRegistry_V20150921", action, request)
 }
 
 /// A CloudWatch Logs action (`"PutLogEvents"`) with a JSON request, its answer parsed.
 pub fn logs(port: u16, action: &str, request: serde_json::Value) -> serde_json::Value {
-    let target = format!("Logs_20140328.{action}");
+    json_call(port, "logs", "Logs_20140328", action, request)
+}
+
+/// One call of an AWS JSON-protocol service, `Null` for an answer with no
+/// body (CloudWatch's CreateLogGroup has none).
+fn json_call(
+    port: u16,
+    service: &str,
+    prefix: &str,
+    action: &str,
+    request: serde_json::Value,
+) -> serde_json::Value {
+    let target = format!("{prefix}.{action}");
     let headers = [("X-Amz-Target", target.as_str()), ("Content-Type", "application/x-amz-json-1.1")];
-    let (status, body) = call(port, "logs", &headers, &request.to_string());
-    assert_eq!(status, 200, "CloudWatch Logs {action}: {body}");
-    // Some actions (CreateLogGroup) answer with no body at all.
+    let (status, body) = call(port, service, &headers, &request.to_string());
+    assert_eq!(status, 200, "{service} {action}: {body}");
     if body.trim().is_empty() {
         return serde_json::Value::Null;
     }
