@@ -3,6 +3,8 @@
 //! every layer shares. Below the commands (`tasks`) and the executor, so
 //! neither imports the other through it.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{bail, Context, Result};
 
 use crate::flags::Confirm;
@@ -105,4 +107,17 @@ pub(crate) fn plural(n: usize) -> &'static str {
     } else {
         "s"
     }
+}
+
+/// The program's path: itself when it names a path, else the first match in PATH.
+pub(crate) fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        |path: &Path| path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|folder| folder.join(program)).find(|p| executable(p))
 }

@@ -174,10 +174,7 @@ fn role_check(role: Option<&str>) -> Finding {
 }
 
 fn on_path(program: &str, fix: &str) -> Finding {
-    let found = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false);
-    match found {
+    match crate::workspace::find_program(program).is_some() {
         true => Finding::ok("tools", format!("{program} is on PATH")),
         false => Finding::fail("tools", format!("{program} is not on PATH"), fix),
     }

@@ -3,13 +3,14 @@
 //! too), installs what is missing through apt-get and pip when it can, and
 //! names the install line when it cannot; then runs `cargo test --workspace`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use xshell::{cmd, Shell};
 
 use crate::flags::Test;
+use crate::workspace::find_program;
 
 /// The list, compiled in so the command works from any folder.
 const TOOLS: &str = include_str!("../../tests/tools.toml");
@@ -46,7 +47,7 @@ impl Tool {
 
     /// Whether the program is there, and of the kind the tests need.
     fn present(&self) -> bool {
-        match find(&self.program) {
+        match find_program(&self.program) {
             Some(path) => !self.statically_linked || is_static(&path),
             None => false,
         }
@@ -139,24 +140,11 @@ fn install(missing: &[&Tool]) -> Result<()> {
             .run()
             .with_context(|| format!("pip install {}", pip.join(" ")))?;
         // Under pyenv, new commands are reached through shims made by a rehash.
-        if find("pyenv").is_some() {
+        if find_program("pyenv").is_some() {
             cmd!(sh, "pyenv rehash").quiet().run().context("pyenv rehash")?;
         }
     }
     Ok(())
-}
-
-/// The program's path: itself when it names a path, else the first match in PATH.
-fn find(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable =
-        |path: &Path| path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if program.contains('/') {
-        let path = PathBuf::from(program);
-        return executable(&path).then_some(path);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|folder| folder.join(program)).find(|p| executable(p))
 }
 
 /// Whether an ELF executable is statically linked: it has no program header
