@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _, Result};
 use super::{Executor, Outcome};
 use crate::deploy::{self, EXIT_BEFORE_DEPLOY};
 use crate::ecs::tasks::Stopped;
-use crate::logs::{self, Line, Logs};
+use crate::logs::{self, Logs, Source};
 use crate::plan::Step;
 use crate::project::Service;
 use crate::taskdef::short_name;
@@ -63,10 +63,18 @@ impl Executor<'_> {
         let short_id: String = id.chars().take(8).collect();
         // Its output is printed as it arrives, each line once (best effort: a
         // task whose logs cannot be read still ends as it ended).
-        let mut output = Output { lines: Vec::new(), seen: HashSet::new(), unreadable: false };
+        let mut output = Output { lines: Vec::new(), seen: HashSet::new(), reader: None, unreadable: false };
+        // Where the container logs is read once; each look only asks for new lines.
+        match self.log_source(&definition, &container).await {
+            Ok(reader) => output.reader = reader,
+            Err(e) => {
+                self.progress.line(&format!("{name:<18} note: its output cannot be read: {e:#}"));
+                output.unreadable = true;
+            }
+        }
         let stopped = loop {
             let (status, stopped) = ecs.task(&task, &container).await?;
-            self.print_new_lines(&mut output, &definition, &container, &id, since, &name).await;
+            self.print_new_lines(&mut output, &id, since, &name).await;
             if let Some(stopped) = stopped {
                 break stopped;
             }
@@ -83,7 +91,7 @@ impl Executor<'_> {
             tokio::time::sleep(self.options.wait.poll.max(Duration::from_millis(100))).await;
         };
         // CloudWatch takes a moment to show a stopped task's last lines.
-        self.print_new_lines(&mut output, &definition, &container, &id, since, &name).await;
+        self.print_new_lines(&mut output, &id, since, &name).await;
         let lines = output.lines;
         let took = started.elapsed().as_secs_f64();
         let last = |lines: &[String]| -> String {
@@ -128,19 +136,9 @@ impl Executor<'_> {
     }
 
     /// Prints the task's lines not printed yet, and keeps them for the end.
-    async fn print_new_lines(
-        &self,
-        output: &mut Output,
-        definition: &serde_json::Value,
-        container: &str,
-        task: &str,
-        since: i64,
-        step: &str,
-    ) {
-        if output.unreadable {
-            return;
-        }
-        match self.task_lines(definition, container, task, since).await {
+    async fn print_new_lines(&self, output: &mut Output, task: &str, since: i64, step: &str) {
+        let Some((logs, source)) = output.reader.as_ref().filter(|_| !output.unreadable) else { return };
+        match logs.lines(source, since, Some(task)).await {
             Ok(lines) => {
                 for line in lines.into_iter().filter(|l| output.seen.insert(l.id.clone())) {
                     let message = line.message.trim_end().to_string();
@@ -155,21 +153,20 @@ impl Executor<'_> {
         }
     }
 
-    /// The task's lines in CloudWatch Logs, when its container logs there.
-    async fn task_lines(
+    /// Where the container's output goes in CloudWatch Logs, with a client
+    /// for its region; `None` when the container does not log there.
+    async fn log_source(
         &self,
         definition: &serde_json::Value,
         container: &str,
-        task: &str,
-        since: i64,
-    ) -> Result<Vec<Line>> {
+    ) -> Result<Option<(Logs, Source)>> {
         let revision = definition["taskDefinitionArn"].as_str().unwrap_or("the task definition");
         let sources = logs::sources(definition, short_name(revision))?;
-        let Some(source) = sources.iter().find(|s| s.container == container) else {
-            return Ok(Vec::new());
+        let Some(source) = sources.into_iter().find(|s| s.container == container) else {
+            return Ok(None);
         };
-        let region = source.region.as_deref().unwrap_or(&self.workspace.environment.region);
-        Logs::connect(region).await.lines(source, since, Some(task)).await
+        let region = source.region.clone().unwrap_or_else(|| self.workspace.environment.region.clone());
+        Ok(Some((Logs::connect(&region).await, source)))
     }
 }
 
@@ -178,6 +175,8 @@ struct Output {
     lines: Vec<String>,
     /// CloudWatch's ids of the lines printed.
     seen: HashSet<String>,
+    /// The container's log source and a client for it.
+    reader: Option<(Logs, Source)>,
     /// Set once reading failed, so the reason is said once.
     unreadable: bool,
 }
