@@ -24,7 +24,7 @@ pub(crate) fn run(flags: ExecFlags) -> Result<()> {
     let environment = &workspace.environment;
     let cluster = service.cluster(environment).to_string();
     let name = service.ecs_service.clone();
-    let (found, target) = runtime()?.block_on(async {
+    let (mut found, target, role) = runtime()?.block_on(async {
         let ecs = Ecs::connect(&environment.region, &cluster).await;
         let mut found = Vec::new();
         found.push(match ecs.exec_enabled(&name).await? {
@@ -46,14 +46,18 @@ pub(crate) fn run(flags: ExecFlags) -> Result<()> {
             choose(&tasks, flags.task.as_deref(), flags.container.as_deref(), &environment.name, &service.name);
         found.push(finding);
         // The role of the task to open, else of any running task: its check is worth seeing either way.
+        let mut role = None;
         if let Some(task) = target.as_ref().map(|(t, _)| t).or(tasks.first()) {
             let definition =
                 ecs.task_definition(&task.task_definition).await?.context("the task's definition vanished")?;
-            found.push(role_check(definition["taskRoleArn"].as_str()));
+            role = Some(definition["taskRoleArn"].as_str().map(str::to_string));
         }
-        anyhow::Ok((found, target))
+        anyhow::Ok((found, target, role))
     })?;
-    let mut found = found;
+    // Its policies are read with the AWS CLI, outside the async runtime.
+    if let Some(role) = role {
+        found.push(role_check(role.as_deref()));
+    }
     found.push(on_path("aws", "the AWS CLI runs the session: `pip install awscli` (or AWS CLI v2)"));
     found.push(on_path(
         "session-manager-plugin",
