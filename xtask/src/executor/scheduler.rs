@@ -40,8 +40,7 @@ pub(crate) trait StepRunner {
 
     /// What the last line advises when a deployment failed (a rerun would
     /// deploy the same thing again).
-    fn after_failed_deployment(&self, code: u8) -> &'static str {
-        let _ = code;
+    fn after_failed_deployment(&self, _code: u8) -> &'static str {
         AFTER_FAILED_RELEASE
     }
 }
