@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::ecs::{self, Ecs, ServiceState};
+use crate::backend::EcsApi;
+use crate::ecs::{self, ServiceState};
 use crate::taskdef::short_name;
 
 /// Exit code when a rollout failed or timed out and the tool rolled back.
@@ -58,7 +59,7 @@ pub(crate) enum Outcome {
 /// running, fails, disappears or `options.timeout` passes. New service
 /// events are handed to `event`, the state of each poll to `status`.
 pub(crate) async fn wait(
-    ecs: &Ecs,
+    ecs: &impl EcsApi,
     service: &str,
     id: &str,
     seen_events: &mut HashSet<String>,
@@ -155,7 +156,7 @@ pub(crate) fn rollback_target(
 /// Records `task_definition` (built from `commit`) as the service's last good
 /// release, keeping the one it replaces as the previous.
 pub(crate) async fn record_good(
-    ecs: &Ecs,
+    ecs: &impl EcsApi,
     state: &ServiceState,
     task_definition: &str,
     commit: &str,
@@ -179,7 +180,7 @@ pub(crate) async fn record_good(
 /// cannot be done, what stopped it after what had failed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn fail_and_roll_back(
-    ecs: &Ecs,
+    ecs: &impl EcsApi,
     service: &str,
     failed: &str,
     commit: &str,

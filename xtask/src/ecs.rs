@@ -361,4 +361,6 @@ pub(crate) mod tasks;
 use state::state_of;
 #[cfg(test)]
 pub(crate) use state::DeploymentState;
+#[cfg(test)]
+pub(crate) use state::Event;
 pub(crate) use state::ServiceState;

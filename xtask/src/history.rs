@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use crate::ecs::Ecs;
+use crate::backend::EcsApi;
 use crate::taskdef::short_name;
 
 /// Tags `xtask:release:0001`, `xtask:release:0002`..., oldest first.
@@ -80,7 +80,7 @@ pub(crate) fn read(tags: &BTreeMap<String, String>) -> Vec<Entry> {
 
 /// Appends an entry to the service's history, dropping the oldest beyond [`KEPT`].
 pub(crate) async fn record(
-    ecs: &Ecs,
+    ecs: &impl EcsApi,
     service_arn: &str,
     task_definition: &str,
     commit: &str,

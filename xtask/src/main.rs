@@ -2,6 +2,7 @@
 //! how the command ended; nothing else.
 
 mod aws;
+mod backend;
 mod ci;
 mod clock;
 mod compose;

@@ -7,11 +7,12 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 
 use super::{Executor, Outcome};
+use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::docker::build::BuildRequest;
 use crate::project::Service;
 use crate::taskdef;
 
-impl Executor<'_> {
+impl<B: Backend> Executor<'_, B> {
     /// The service's previous image in the registry, whose inline cache lets
     /// an engine with an empty cache build only the layers that changed: the
     /// image of the commit that changed the service's inputs before this one

@@ -5,6 +5,8 @@
 //! (locate, register, deploy, wait). `progress` is the status line,
 //! `preflight` the registry checks made before anything changes.
 
+#[cfg(test)]
+mod fake;
 mod images;
 pub(crate) mod one_off;
 mod preflight;
@@ -18,6 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use anyhow::{bail, Context as _, Result};
 use tokio::sync::Mutex;
 
+use crate::backend::{Backend, EcsApi, Real, RegistryApi};
 use crate::deploy::WaitOptions;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
@@ -87,15 +90,16 @@ fn pulls_from(workspace: &Workspace, service: &Service, registry: &str) -> bool 
         .any(|image| crate::docker::build::registry_of(image) == Some(registry))
 }
 
-pub(crate) struct Executor<'w> {
+pub(crate) struct Executor<'w, B: Backend = Real> {
     workspace: &'w Workspace,
     rendered: HashMap<String, Rendered>,
     options: Options,
     registry: String,
+    backend: B,
     /// Present when a step of the plan uses it (a rollback needs none).
-    engine: Option<Engine>,
-    ecr: Option<Ecr>,
-    ecs: Option<Ecs>,
+    engine: Option<B::Engine>,
+    ecr: Option<B::Registry>,
+    ecs: Option<B::Ecs>,
     /// The task definition each ECS service ran when the run started, by
     /// cluster and ECS service.
     running: BTreeMap<(String, String), String>,
@@ -133,7 +137,20 @@ struct Started {
     seen_events: HashSet<String>,
 }
 
-impl<'w> Executor<'w> {
+/// What a run found before it started, and the clients its steps use.
+pub(crate) struct Parts<B: Backend> {
+    pub(crate) backend: B,
+    pub(crate) engine: Option<B::Engine>,
+    pub(crate) ecr: Option<B::Registry>,
+    pub(crate) ecs: Option<B::Ecs>,
+    /// The task definition each ECS service runs, by cluster and ECS service.
+    pub(crate) running: BTreeMap<(String, String), String>,
+    /// Digests of the registry's images that task definitions run and this
+    /// run does not build, by image reference.
+    pub(crate) located: BTreeMap<String, String>,
+}
+
+impl<'w> Executor<'w, Real> {
     /// Checks every precondition before the first side effect and reports
     /// all that fail together: the engine, and for a push the AWS session.
     pub(crate) async fn prepare(
@@ -224,16 +241,39 @@ impl<'w> Executor<'w> {
         if !problems.is_empty() {
             bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
         }
-        Ok(Executor {
-            workspace,
-            rendered: rendered.into_iter().map(|(s, r)| (s.name.clone(), r)).collect(),
-            options,
-            registry,
+        let parts = Parts {
+            backend: Real,
             engine: engine.transpose()?,
             ecr: ecr.transpose()?,
             ecs,
             running,
             located,
+        };
+        Ok(Executor::assemble(workspace, rendered, options, parts, rollback, one_off))
+    }
+}
+
+impl<'w, B: Backend> Executor<'w, B> {
+    /// An executor of checked parts (`prepare` checks the real ones).
+    pub(crate) fn assemble(
+        workspace: &'w Workspace,
+        rendered: Vec<(&Service, Rendered)>,
+        options: Options,
+        parts: Parts<B>,
+        rollback: Option<RollbackTo>,
+        one_off: Option<one_off::OneOff>,
+    ) -> Executor<'w, B> {
+        Executor {
+            workspace,
+            rendered: rendered.into_iter().map(|(s, r)| (s.name.clone(), r)).collect(),
+            options,
+            registry: registry_host(&workspace.environment),
+            backend: parts.backend,
+            engine: parts.engine,
+            ecr: parts.ecr,
+            ecs: parts.ecs,
+            running: parts.running,
+            located: parts.located,
             digests: Mutex::new(BTreeMap::new()),
             reusable: Mutex::new(BTreeMap::new()),
             // A rollback's target is registered already: deploy and wait take it from here.
@@ -244,11 +284,9 @@ impl<'w> Executor<'w> {
             rollback,
             one_off,
             progress: Progress::new(),
-        })
+        }
     }
 
-    /// Runs every step of the plan; returns an error naming the steps that
-    /// failed or could not start.
     /// Runs every step of the plan; returns an error naming the steps that
     /// failed or could not start.
     pub(crate) async fn run(&self, plan: &Plan) -> Result<Summary> {
@@ -296,16 +334,16 @@ impl<'w> Executor<'w> {
     }
 
     /// The engine, which `Needs::of` asks for whenever a step of the plan uses it.
-    fn engine(&self) -> &Engine {
+    fn engine(&self) -> &B::Engine {
         self.engine.as_ref().expect("the plan's steps asked for the engine")
     }
 
-    fn ecr(&self) -> Result<&Ecr> {
+    fn ecr(&self) -> Result<&B::Registry> {
         self.ecr.as_ref().context("no registry session was prepared for this command")
     }
 
     /// The ECS session, in the cluster the service runs in.
-    fn ecs(&self, service: &Service) -> Result<Ecs> {
+    fn ecs(&self, service: &Service) -> Result<B::Ecs> {
         let ecs = self.ecs.as_ref().context("no ECS session was prepared for this command")?;
         Ok(ecs.in_cluster(service.cluster(&self.workspace.environment)))
     }
@@ -315,7 +353,7 @@ impl<'w> Executor<'w> {
     }
 }
 
-impl StepRunner for Executor<'_> {
+impl<B: Backend> StepRunner for Executor<'_, B> {
     async fn run(&self, step: &Step) -> Result<Outcome> {
         self.step(step).await
     }
@@ -338,3 +376,6 @@ impl StepRunner for Executor<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

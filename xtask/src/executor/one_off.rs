@@ -9,9 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _, Result};
 
 use super::{Executor, Outcome};
+use crate::backend::{Backend, EcsApi, LogsApi};
 use crate::deploy::{self, EXIT_BEFORE_DEPLOY};
 use crate::ecs::tasks::Stopped;
-use crate::logs::{self, Logs, Source};
+use crate::logs::{self, Source};
 use crate::plan::Step;
 use crate::project::Service;
 use crate::taskdef::short_name;
@@ -26,7 +27,7 @@ pub(crate) struct OneOff {
     pub(crate) container: Option<String>,
 }
 
-impl Executor<'_> {
+impl<B: Backend> Executor<'_, B> {
     pub(super) async fn one_off(&self, service: &Service, step: &Step) -> Result<Outcome> {
         let ecs = self.ecs(service)?;
         let before_deploy = matches!(step, Step::BeforeDeploy(_));
@@ -39,7 +40,7 @@ impl Executor<'_> {
             // `run --current`: the revision the service runs, read before the run started.
             None => self
                 .running
-                .get(&(ecs.cluster.clone(), service.ecs_service.clone()))
+                .get(&(ecs.cluster().to_string(), service.ecs_service.clone()))
                 .cloned()
                 .context("the revision the service runs was not read before the run")?,
         };
@@ -84,7 +85,7 @@ impl Executor<'_> {
                      `aws ecs stop-task --cluster {} --task {id}` stops it",
                     short_name(&target),
                     deploy::human(self.options.wait.timeout),
-                    ecs.cluster
+                    ecs.cluster()
                 );
             }
             self.progress.update(&name, &status.to_ascii_lowercase());
@@ -136,7 +137,7 @@ impl Executor<'_> {
     }
 
     /// Prints the task's lines not printed yet, and keeps them for the end.
-    async fn print_new_lines(&self, output: &mut Output, task: &str, since: i64, step: &str) {
+    async fn print_new_lines(&self, output: &mut Output<B::Logs>, task: &str, since: i64, step: &str) {
         let Some((logs, source)) = output.reader.as_ref().filter(|_| !output.unreadable) else { return };
         match logs.lines(source, since, Some(task)).await {
             Ok(lines) => {
@@ -159,24 +160,24 @@ impl Executor<'_> {
         &self,
         definition: &serde_json::Value,
         container: &str,
-    ) -> Result<Option<(Logs, Source)>> {
+    ) -> Result<Option<(B::Logs, Source)>> {
         let revision = definition["taskDefinitionArn"].as_str().unwrap_or("the task definition");
         let sources = logs::sources(definition, short_name(revision))?;
         let Some(source) = sources.into_iter().find(|s| s.container == container) else {
             return Ok(None);
         };
         let region = source.region.clone().unwrap_or_else(|| self.workspace.environment.region.clone());
-        Ok(Some((Logs::connect(&region).await, source)))
+        Ok(Some((self.backend.logs(&region).await, source)))
     }
 }
 
 /// What a one-off task printed so far.
-struct Output {
+struct Output<L> {
     lines: Vec<String>,
     /// CloudWatch's ids of the lines printed.
     seen: HashSet<String>,
     /// The container's log source and a client for it.
-    reader: Option<(Logs, Source)>,
+    reader: Option<(L, Source)>,
     /// Set once reading failed, so the reason is said once.
     unreadable: bool,
 }

@@ -7,9 +7,9 @@ use anyhow::Result;
 use bollard::auth::DockerCredentials;
 
 use super::{Executor, Outcome};
+use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::deploy;
 use crate::docker::PushError;
-use crate::ecr::Ecr;
 use crate::project::Service;
 
 pub(crate) mod retry;
@@ -29,16 +29,16 @@ fn push_budget() -> Duration {
 
 /// The registry as a push sees it: the engine pushes and looks up, with the
 /// session's ECR token.
-struct EngineRegistry<'a> {
-    executor: &'a Executor<'a>,
-    ecr: &'a Ecr,
+struct EngineRegistry<'a, B: Backend> {
+    executor: &'a Executor<'a, B>,
+    ecr: &'a B::Registry,
     reference: &'a str,
     repository: &'a str,
     tag: &'a str,
     service: &'a str,
 }
 
-impl Registry for EngineRegistry<'_> {
+impl<B: Backend> Registry for EngineRegistry<'_, B> {
     type Token = DockerCredentials;
 
     async fn token(&self) -> Result<DockerCredentials> {
@@ -69,7 +69,7 @@ impl Registry for EngineRegistry<'_> {
     }
 }
 
-impl<'w> Executor<'w> {
+impl<B: Backend> Executor<'_, B> {
     pub(super) async fn push(&self, service: &Service) -> Result<Outcome> {
         let reference = self.image(service);
         let repository = format!("{}/{}", self.registry, service.repository);

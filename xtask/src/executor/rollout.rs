@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 
 use super::Started;
 use super::{Executor, Outcome};
+use crate::backend::{Backend, EcsApi, EngineApi, LogsApi, RegistryApi};
 use crate::deploy;
 use crate::docker::PushError;
 use crate::history;
@@ -16,7 +17,7 @@ use crate::project::Service;
 use crate::taskdef::{self, short_name};
 use crate::workspace::plural;
 
-impl Executor<'_> {
+impl<B: Backend> Executor<'_, B> {
     /// Finds this commit's image in the registry, for a deploy without a push.
     pub(super) async fn locate(&self, service: &Service) -> Result<Outcome> {
         let reference = self.image(service);
@@ -89,7 +90,7 @@ impl Executor<'_> {
         }
         // After a rollback the service runs an older revision than the
         // newest: releasing what it runs must not register a duplicate.
-        let key = (ecs.cluster.clone(), service.ecs_service.clone());
+        let key = (ecs.cluster().to_string(), service.ecs_service.clone());
         let running = self.running.get(&key).cloned().unwrap_or_default();
         let same_family = short_name(&running).rsplit_once(':').is_some_and(|(f, _)| f == family);
         if same_family && short_name(&running) != short_name(newest) {
@@ -251,14 +252,14 @@ impl Executor<'_> {
     /// The last lines the tasks of a revision wrote since `since`
     /// (milliseconds since 1970), as `task container | message`; none when
     /// its containers do not log to CloudWatch or the logs cannot be read.
-    async fn last_lines(&self, ecs: &crate::ecs::Ecs, revision: &str, since: i64) -> Vec<String> {
+    async fn last_lines(&self, ecs: &B::Ecs, revision: &str, since: i64) -> Vec<String> {
         const SHOWN: usize = 10;
         let Ok(Some(definition)) = ecs.task_definition(revision).await else { return Vec::new() };
         let Ok(sources) = crate::logs::sources(&definition, short_name(revision)) else { return Vec::new() };
         let mut lines = Vec::new();
         for source in &sources {
             let region = source.region.as_deref().unwrap_or(&self.workspace.environment.region);
-            if let Ok(found) = crate::logs::Logs::connect(region).await.lines(source, since, None).await {
+            if let Ok(found) = self.backend.logs(region).await.lines(source, since, None).await {
                 lines.extend(found);
             }
         }
