@@ -9,10 +9,11 @@ use std::fmt;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::identity::ImageRef;
 use crate::output::say;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
-use crate::render::{image_reference, registry_host, Rendered};
+use crate::render::{registry_host, Rendered};
 use crate::workspace::{plural, Workspace};
 
 /// A plan as a user reads it. Field by field, it is the `--json` document.
@@ -87,7 +88,7 @@ impl Preview {
             services: rendered.iter().map(|(s, _)| s.name.clone()).collect(),
             images: rendered
                 .iter()
-                .map(|(s, _)| (s.name.clone(), image_reference(&registry, s, &workspace.revision)))
+                .map(|(s, _)| (s.name.clone(), ImageRef::of(&registry, s, &workspace.revision).to_string()))
                 .collect(),
             stages,
             registry,
@@ -186,7 +187,7 @@ fn step_detail(
                 service.platform,
                 if args.is_empty() { "" } else { ", " },
                 args.join(" "),
-                image_reference(registry, service, &workspace.revision)
+                ImageRef::of(registry, service, &workspace.revision)
             )
         }
         Step::RegistryAuth => format!("token for {registry}"),
@@ -196,11 +197,11 @@ fn step_detail(
         }
         Step::Push(name) => {
             let (service, _) = find(name)?;
-            format!("{}, unless the registry has it", image_reference(registry, service, &workspace.revision))
+            format!("{}, unless the registry has it", ImageRef::of(registry, service, &workspace.revision))
         }
         Step::Locate(name) => {
             let (service, _) = find(name)?;
-            format!("{} must be in the registry", image_reference(registry, service, &workspace.revision))
+            format!("{} must be in the registry", ImageRef::of(registry, service, &workspace.revision))
         }
         Step::Register(name) => {
             let (_, outputs) = find(name)?;

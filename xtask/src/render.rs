@@ -107,7 +107,7 @@ impl<'p> Renderer<'p> {
         let images = project
             .services
             .iter()
-            .map(|s| (s.name.clone(), image_reference(&registry, s, revision)))
+            .map(|s| (s.name.clone(), ImageRef::of(&registry, s, revision).to_string()))
             .collect();
         let context = BaseContext {
             environment: EnvironmentView {
@@ -378,7 +378,8 @@ mod errors;
 mod templates;
 mod variables;
 
-pub(crate) use crate::identity::{image_reference, registry_host};
+pub(crate) use crate::identity::registry_host;
+use crate::identity::ImageRef;
 use checks::check_task_definition;
 use context::{BaseContext, EnvironmentView, ServiceView, TemplateContext};
 pub(crate) use errors::RenderErrors;

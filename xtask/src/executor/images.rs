@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::docker::build::BuildRequest;
+use crate::identity::ImageRef;
 use crate::project::Service;
 use crate::taskdef;
 
@@ -27,7 +28,7 @@ impl<B: Backend> Executor<'_, B> {
         let commit = self.workspace.git.image_commit_at(&before, inputs)?;
         // The same build arguments as now: usually what the previous image was built with.
         let tag = crate::identity::tag(&commit, image.build_args_digest.as_deref(), false);
-        let reference = format!("{}/{}:{tag}", self.registry, service.repository);
+        let reference = ImageRef::tagged(&self.registry, service, &tag).to_string();
         let credentials = ecr.credentials().await.ok()?;
         match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(_)) => Some(reference),
@@ -53,14 +54,14 @@ impl<B: Backend> Executor<'_, B> {
             return Ok(None);
         }
         let image = self.image(service);
-        if self.engine().has_image(&image).await? {
+        if self.engine().has_image(&image.to_string()).await? {
             return Ok(Some("exists"));
         }
         // An image others are built FROM must be on the engine for their builds.
         let base_of_others = self.workspace.project.services.iter().any(|s| s.after.contains(&service.name));
         if let (Some(ecr), false) = (&self.ecr, base_of_others) {
             let credentials = ecr.credentials().await?;
-            if let Ok(Some(_)) = self.engine().registry_has(&image, &credentials).await {
+            if let Ok(Some(_)) = self.engine().registry_has(&image.to_string(), &credentials).await {
                 return Ok(Some("is in the registry"));
             }
         }
@@ -97,7 +98,7 @@ impl<B: Backend> Executor<'_, B> {
     }
 
     pub(super) async fn build(&self, service: &Service) -> Result<Outcome> {
-        let tag = self.image(service);
+        let tag = self.image(service).to_string();
         if let Some(where_) = self.reusable_image(service).await? {
             return Ok(Outcome::Skipped(format!("{tag} {where_} (--force rebuilds it)")));
         }

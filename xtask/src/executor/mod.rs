@@ -25,9 +25,10 @@ use crate::deploy::WaitOptions;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
+use crate::identity::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
-use crate::render::{image_reference, registry_host, Rendered};
+use crate::render::{registry_host, Rendered};
 use crate::workspace::Workspace;
 use progress::Progress;
 pub(crate) use scheduler::{Outcome, Summary};
@@ -225,7 +226,9 @@ impl<'w> Executor<'w, Real> {
             (Some(Ok(engine)), Some(Ok(ecr)), true) => {
                 // A registry that is down or refuses the token is found now,
                 // not after every image is built.
-                let probe = rendered.first().map(|(s, _)| image_reference(&registry, s, &workspace.revision));
+                let probe = rendered
+                    .first()
+                    .map(|(s, _)| ImageRef::of(&registry, s, &workspace.revision).to_string());
                 if let Some(reference) = probe {
                     if let Err(problem) =
                         preflight::probe_registry(engine, ecr, &registry, &reference, environment).await
@@ -348,8 +351,8 @@ impl<'w, B: Backend> Executor<'w, B> {
         Ok(ecs.in_cluster(service.cluster(&self.workspace.environment)))
     }
 
-    fn image(&self, service: &Service) -> String {
-        image_reference(&self.registry, service, &self.workspace.revision)
+    fn image(&self, service: &Service) -> ImageRef {
+        ImageRef::of(&self.registry, service, &self.workspace.revision)
     }
 }
 

@@ -10,8 +10,9 @@ use anyhow::Result;
 use crate::deploy;
 use crate::docker::{Engine, PushError, RegistryFailure};
 use crate::ecr::Ecr;
+use crate::identity::ImageRef;
 use crate::project::Service;
-use crate::render::{image_reference, Rendered};
+use crate::render::Rendered;
 use crate::taskdef;
 use crate::workspace::Workspace;
 
@@ -67,7 +68,7 @@ pub(super) async fn locate_foreign_images(
     problems: &mut Vec<String>,
 ) -> Result<BTreeMap<String, String>> {
     let ours: HashSet<String> =
-        rendered.iter().map(|(s, _)| image_reference(registry, s, &workspace.revision)).collect();
+        rendered.iter().map(|(s, _)| ImageRef::of(registry, s, &workspace.revision).to_string()).collect();
     let mut located = BTreeMap::new();
     for (service, outputs) in rendered {
         let Some(definition) = &outputs.task_definition else { continue };

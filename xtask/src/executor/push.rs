@@ -71,22 +71,22 @@ impl<B: Backend> Registry for EngineRegistry<'_, B> {
 
 impl<B: Backend> Executor<'_, B> {
     pub(super) async fn push(&self, service: &Service) -> Result<Outcome> {
-        let reference = self.image(service);
-        let repository = format!("{}/{}", self.registry, service.repository);
-        let image = self.workspace.revision.image(&service.name);
+        let image = self.image(service);
+        let (reference, repository) = (image.to_string(), image.repository());
+        let dirty = self.workspace.revision.image(&service.name).dirty;
         let registry = EngineRegistry {
             executor: self,
             ecr: self.ecr()?,
             reference: &reference,
             repository: &repository,
-            tag: &image.image_tag,
+            tag: image.tag(),
             service: &service.name,
         };
         let policy = Policy {
             budget: push_budget(),
             first_backoff: FIRST_BACKOFF,
             longest_backoff: LONGEST_BACKOFF,
-            trust_registry: !image.dirty,
+            trust_registry: !dirty,
             skip_present: !self.options.force,
         };
         let started = Instant::now();

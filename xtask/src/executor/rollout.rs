@@ -20,7 +20,7 @@ use crate::workspace::plural;
 impl<B: Backend> Executor<'_, B> {
     /// Finds this commit's image in the registry, for a deploy without a push.
     pub(super) async fn locate(&self, service: &Service) -> Result<Outcome> {
-        let reference = self.image(service);
+        let reference = self.image(service).to_string();
         let credentials = self.ecr()?.credentials().await?;
         match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(digest)) => {
@@ -54,7 +54,7 @@ impl<B: Backend> Executor<'_, B> {
             .filter_map(|s| {
                 let digest = Some(digests.get(&s.name)?.clone());
                 let commit = Some(self.workspace.revision.image(&s.name).commit.clone());
-                Some((self.image(s), taskdef::Pin { digest, commit }))
+                Some((self.image(s).to_string(), taskdef::Pin { digest, commit }))
             })
             .collect();
         for (image, digest) in &self.located {

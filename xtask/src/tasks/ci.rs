@@ -40,7 +40,7 @@ fn matrix(flags: CiMatrix) -> Result<()> {
         let credentials = ecr.credentials().await?;
         let mut missing = Vec::new();
         for service in services {
-            let image = crate::render::image_reference(&registry, service, &workspace.revision);
+            let image = crate::identity::ImageRef::of(&registry, service, &workspace.revision).to_string();
             // An uncommitted tree's tag does not say what is in it: always publish.
             let dirty = workspace.revision.image(&service.name).dirty;
             let found = if dirty {

@@ -8,7 +8,8 @@ use serde::Serialize;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
-use crate::render::{image_reference, registry_host, Scope, Secrets};
+use crate::identity::ImageRef;
+use crate::render::{registry_host, Scope, Secrets};
 use crate::taskdef::{self, short_name, Change, Pin};
 use crate::tasks::{plural, runtime, Workspace};
 
@@ -49,7 +50,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
         for (service, outputs) in &rendered {
             let definition = outputs.task_definition.as_ref().context("a task definition was rendered")?;
             let mut json = definition.json().clone();
-            let image = image_reference(&registry, service, &workspace.revision);
+            let image = ImageRef::of(&registry, service, &workspace.revision).to_string();
             let by_digest = pushed[&image].digest.is_some();
             taskdef::pin_images(&mut json, &pushed);
             let family = definition.family().to_string();
@@ -130,7 +131,10 @@ async fn pushed_digests(workspace: &Workspace, registry: &str) -> BTreeMap<Strin
         .iter()
         .map(|s| {
             let commit = workspace.revision.image(&s.name).commit.clone();
-            (image_reference(registry, s, &workspace.revision), Pin { digest: None, commit: Some(commit) })
+            (
+                ImageRef::of(registry, s, &workspace.revision).to_string(),
+                Pin { digest: None, commit: Some(commit) },
+            )
         })
         .collect();
     let Ok(engine) = Engine::connect().await else { return found };

@@ -6,8 +6,9 @@ use serde::Serialize;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::{self, Ecs};
+use crate::identity::ImageRef;
 use crate::project::Service;
-use crate::render::{image_reference, registry_host};
+use crate::render::registry_host;
 use crate::taskdef::{self, short_name};
 use crate::tasks::{plural, runtime, Workspace};
 
@@ -141,11 +142,8 @@ async fn deployed(workspace: &Workspace, ecs: &Ecs, service: &Service) -> Result
         commit,
         images,
         // What a release of this commit would run, and why it is tagged so.
-        this_commit_image: image_reference(
-            &registry_host(&workspace.environment),
-            service,
-            &workspace.revision,
-        ),
+        this_commit_image: ImageRef::of(&registry_host(&workspace.environment), service, &workspace.revision)
+            .to_string(),
         build_args_digest: workspace.revision.image(&service.name).build_args_digest.clone(),
         rollout,
         running: state.running,
@@ -159,7 +157,7 @@ async fn deployed(workspace: &Workspace, ecs: &Ecs, service: &Service) -> Result
 /// commit's image is in the registry.
 async fn built(workspace: &Workspace, service: &Service) -> Result<State> {
     let registry = registry_host(&workspace.environment);
-    let image = image_reference(&registry, service, &workspace.revision);
+    let image = ImageRef::of(&registry, service, &workspace.revision).to_string();
     let engine = Engine::connect().await?;
     let credentials = Ecr::connect(&workspace.environment.region, &registry).await.credentials().await?;
     let digest = match engine.registry_has(&image, &credentials).await {

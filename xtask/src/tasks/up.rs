@@ -9,8 +9,9 @@ use crate::compose::{Compose, OVERRIDE_FILE};
 use crate::docker::containers::Container;
 use crate::docker::Engine;
 use crate::flags::{Down, DryRun, RunFlags, Up};
+use crate::identity::ImageRef;
 use crate::output::say;
-use crate::render::{image_reference, registry_host};
+use crate::render::registry_host;
 use crate::tasks::{dev_env, plural, runtime, Workspace};
 
 /// How many of a failed container's last log lines are shown.
@@ -38,7 +39,7 @@ pub(crate) fn up(flags: Up) -> Result<()> {
         .iter()
         .filter_map(|name| workspace.project.service(name))
         .map(|service| {
-            let image = image_reference(&registry, service, &workspace.revision);
+            let image = ImageRef::of(&registry, service, &workspace.revision).to_string();
             let commit = workspace.revision.image(&service.name).commit.chars().take(12).collect();
             (service.name.clone(), image, commit)
         })
