@@ -94,14 +94,14 @@ impl fmt::Display for Step {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Node {
     pub(crate) step: Step,
     /// Indices of the nodes this one waits for.
     pub(crate) deps: Vec<usize>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Plan {
     pub(crate) nodes: Vec<Node>,
 }

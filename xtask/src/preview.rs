@@ -60,6 +60,8 @@ impl Preview {
     ) -> Result<Preview> {
         let environment = &workspace.environment;
         let registry = registry_host(environment);
+        // The plan as the executor runs it.
+        let plan = &crate::executor::link_images(plan, workspace, rendered.iter().map(|(s, r)| (&s.name, r)));
         let mut stages = Vec::new();
         for stage in plan.stages()? {
             let mut steps = Vec::new();

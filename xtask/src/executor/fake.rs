@@ -46,6 +46,8 @@ pub(crate) struct World {
     pub(crate) task_exit_codes: Vec<i32>,
     /// Builds of these services fail.
     pub(crate) failing_builds: BTreeSet<String>,
+    /// Builds of these services take a while (50 ms), so others finish first.
+    pub(crate) slow_builds: BTreeSet<String>,
     /// The registry refuses this many tokens as expired before taking one.
     pub(crate) expired_tokens: usize,
     token_number: usize,

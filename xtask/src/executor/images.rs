@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 
+use super::handoff::{Inputs, StepOutput};
+use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::docker::build::BuildRequest;
@@ -41,15 +43,6 @@ impl<B: Backend> Executor<'_, B> {
     /// registry, so a fresh CI machine does not rebuild what was pushed.
     /// Never for uncommitted changes, whose tag does not say what is in it.
     async fn reusable_image(&self, service: &Service) -> Result<Option<&'static str>> {
-        if let Some(found) = self.reusable.lock().await.get(&service.name) {
-            return Ok(*found);
-        }
-        let found = self.find_reusable_image(service).await?;
-        self.reusable.lock().await.insert(service.name.clone(), found);
-        Ok(found)
-    }
-
-    async fn find_reusable_image(&self, service: &Service) -> Result<Option<&'static str>> {
         if self.options.force || self.workspace.revision.image(&service.name).dirty {
             return Ok(None);
         }
@@ -68,10 +61,18 @@ impl<B: Backend> Executor<'_, B> {
         Ok(None)
     }
 
-    pub(super) async fn prebuild(&self, service: &Service) -> Result<Outcome> {
-        if let Some(where_) = self.reusable_image(service).await? {
-            return Ok(Outcome::Skipped(format!("{} {where_}", self.image(service))));
-        }
+    /// The prebuild command; hands on where the image is already, so the
+    /// build after it does not ask again.
+    pub(super) async fn prebuild(&self, service: &Service) -> Result<Finished<StepOutput>> {
+        let found = self.reusable_image(service).await?;
+        let outcome = match found {
+            Some(where_) => Outcome::Skipped(format!("{} {where_}", self.image(service))),
+            None => self.run_prebuild(service).await?,
+        };
+        Ok(Finished { outcome, output: StepOutput::Reusable(found) })
+    }
+
+    async fn run_prebuild(&self, service: &Service) -> Result<Outcome> {
         let argv = service.prebuild.clone().unwrap_or_default();
         let dir = self.workspace.project.root.join(&service.dir);
         let started = Instant::now();
@@ -97,9 +98,13 @@ impl<B: Backend> Executor<'_, B> {
         Ok(Outcome::Done(format!("ran `{command}` ({:.1}s)", started.elapsed().as_secs_f64())))
     }
 
-    pub(super) async fn build(&self, service: &Service) -> Result<Outcome> {
+    pub(super) async fn build(&self, service: &Service, inputs: Inputs<'_>) -> Result<Outcome> {
         let tag = self.image(service).to_string();
-        if let Some(where_) = self.reusable_image(service).await? {
+        let found = match inputs.reusable() {
+            Some(found) => found,
+            None => self.reusable_image(service).await?,
+        };
+        if let Some(where_) = found {
             return Ok(Outcome::Skipped(format!("{tag} {where_} (--force rebuilds it)")));
         }
         let root = &self.workspace.project.root;

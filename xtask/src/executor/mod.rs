@@ -7,6 +7,7 @@
 
 #[cfg(test)]
 mod fake;
+mod handoff;
 mod images;
 pub(crate) mod one_off;
 mod preflight;
@@ -15,10 +16,10 @@ mod push;
 mod rollout;
 pub(crate) mod scheduler;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use anyhow::{bail, Context as _, Result};
-use tokio::sync::Mutex;
 
 use crate::backend::{Backend, EcsApi, Real, RegistryApi};
 use crate::deploy::WaitOptions;
@@ -30,7 +31,9 @@ use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{registry_host, Rendered};
 use crate::workspace::Workspace;
+use handoff::{Inputs, StepOutput};
 use progress::Progress;
+use scheduler::Finished;
 pub(crate) use scheduler::{Outcome, Summary};
 use scheduler::{Signals, StepRunner};
 
@@ -107,15 +110,6 @@ pub(crate) struct Executor<'w, B: Backend = Real> {
     /// Digests of the registry's images that task definitions run and this
     /// run does not build, by image reference, found before it started.
     located: BTreeMap<String, String>,
-    /// Digests of the images pushed (or found in the registry) this run, by service.
-    digests: Mutex<BTreeMap<String, String>>,
-    /// Where each service's image was found already, by service, once asked:
-    /// its prebuild and its build ask the same question.
-    reusable: Mutex<BTreeMap<String, Option<&'static str>>>,
-    /// The task definition ARN each service is to run, once registered (or found unchanged).
-    registered: Mutex<BTreeMap<String, String>>,
-    /// Deployments started this run, by service.
-    deployments: Mutex<BTreeMap<String, Started>>,
     /// Set when the run rolls a service back instead of releasing it.
     rollback: Option<RollbackTo>,
     /// Set for `cargo xtask run`.
@@ -129,13 +123,6 @@ pub(crate) struct RollbackTo {
     pub(crate) service: String,
     pub(crate) revision: String,
     pub(crate) commit: String,
-}
-
-/// A deployment this run started, and what the service ran before it.
-struct Started {
-    id: String,
-    before: String,
-    seen_events: HashSet<String>,
 }
 
 /// What a run found before it started, and the clients its steps use.
@@ -277,13 +264,6 @@ impl<'w, B: Backend> Executor<'w, B> {
             ecs: parts.ecs,
             running: parts.running,
             located: parts.located,
-            digests: Mutex::new(BTreeMap::new()),
-            reusable: Mutex::new(BTreeMap::new()),
-            // A rollback's target is registered already: deploy and wait take it from here.
-            registered: Mutex::new(
-                rollback.iter().map(|r| (r.service.clone(), r.revision.clone())).collect(),
-            ),
-            deployments: Mutex::new(BTreeMap::new()),
             rollback,
             one_off,
             progress: Progress::new(),
@@ -293,27 +273,31 @@ impl<'w, B: Backend> Executor<'w, B> {
     /// Runs every step of the plan; returns an error naming the steps that
     /// failed or could not start.
     pub(crate) async fn run(&self, plan: &Plan) -> Result<Summary> {
-        scheduler::run(plan, self, self.options.jobs, &self.progress, Signals::listen()?).await
+        let plan = link_images(plan, self.workspace, self.rendered.iter());
+        scheduler::run(&plan, self, self.options.jobs, &self.progress, Signals::listen()?).await
     }
 
-    async fn step(&self, step: &Step) -> Result<Outcome> {
+    async fn step(&self, step: &Step, inputs: Inputs<'_>) -> Result<Finished<StepOutput>> {
         let service = step.service().and_then(|name| self.workspace.project.service(name));
+        let nothing = |outcome| Finished { outcome, output: StepOutput::Nothing };
         match (step, service) {
-            (Step::Revision, _) => Ok(Outcome::Done(format!("commit {}", self.workspace.revision.sha))),
+            (Step::Revision, _) => {
+                Ok(nothing(Outcome::Done(format!("commit {}", self.workspace.revision.sha))))
+            }
             (Step::Prebuild(_), Some(service)) => self.prebuild(service).await,
-            (Step::Build(_), Some(service)) => self.build(service).await,
+            (Step::Build(_), Some(service)) => self.build(service, inputs).await.map(nothing),
             (Step::RegistryAuth, _) => {
                 self.ecr()?.credentials().await?;
-                Ok(Outcome::Done(format!("token for {}", self.registry)))
+                Ok(nothing(Outcome::Done(format!("token for {}", self.registry))))
             }
             (Step::EnsureRepository(_), Some(service)) => {
                 let created =
                     self.ecr()?.ensure_repository(&service.repository, service.immutable_tags).await?;
-                Ok(if created {
+                Ok(nothing(if created {
                     Outcome::Done(format!("created repository {}", service.repository))
                 } else {
                     Outcome::Skipped(format!("repository {} exists", service.repository))
-                })
+                }))
             }
             (Step::Push(_), Some(service)) => self.push(service).await,
             (Step::Render(_), Some(service)) => {
@@ -325,13 +309,21 @@ impl<'w, B: Backend> Executor<'w, B> {
                 if rendered.task_definition.is_some() {
                     what.push("task definition".to_string());
                 }
-                Ok(Outcome::Done(format!("rendered {}", what.join(" and "))))
+                Ok(nothing(Outcome::Done(format!("rendered {}", what.join(" and ")))))
             }
             (Step::Locate(_), Some(service)) => self.locate(service).await,
-            (Step::Register(_), Some(service)) => self.register(service).await,
-            (Step::Deploy(_), Some(service)) => self.deploy(service).await,
-            (Step::Wait(_), Some(service)) => self.wait(service).await,
-            (Step::BeforeDeploy(_) | Step::RunTask(_), Some(service)) => self.one_off(service, step).await,
+            (Step::Register(_), Some(service)) => self.register(service, inputs).await,
+            (Step::BeforeDeploy(_), Some(service)) => {
+                let outcome = self.one_off(service, step, inputs).await?;
+                // The deploy after it puts the same task definition in service.
+                let output = inputs
+                    .task_definition()
+                    .map_or(StepOutput::Nothing, |arn| StepOutput::TaskDefinition(arn.to_string()));
+                Ok(Finished { outcome, output })
+            }
+            (Step::RunTask(_), Some(service)) => self.one_off(service, step, inputs).await.map(nothing),
+            (Step::Deploy(_), Some(service)) => self.deploy(service, inputs).await,
+            (Step::Wait(_), Some(service)) => self.wait(service, inputs).await.map(nothing),
             (step, None) => bail!("{step}: no such service in the project"),
         }
     }
@@ -357,8 +349,10 @@ impl<'w, B: Backend> Executor<'w, B> {
 }
 
 impl<B: Backend> StepRunner for Executor<'_, B> {
-    async fn run(&self, step: &Step) -> Result<Outcome> {
-        self.step(step).await
+    type Output = StepOutput;
+
+    async fn run(&self, step: &Step, inputs: &[Rc<StepOutput>]) -> Result<Finished<StepOutput>> {
+        self.step(step, Inputs(inputs)).await
     }
 
     fn after_failed_deployment(&self, code: u8) -> &'static str {
@@ -382,3 +376,37 @@ impl<B: Backend> StepRunner for Executor<'_, B> {
 
 #[cfg(test)]
 mod tests;
+
+/// The plan with each register step after the pushes (or locates) of the
+/// other services of the run whose images its task definition runs, so that
+/// their digests reach it along the graph, whichever finishes first.
+pub(crate) fn link_images<'r>(
+    plan: &Plan,
+    workspace: &Workspace,
+    rendered: impl Iterator<Item = (&'r String, &'r Rendered)>,
+) -> Plan {
+    let mut linked = plan.clone();
+    let registry = registry_host(&workspace.environment);
+    let by_image: HashMap<String, &str> = workspace
+        .project
+        .services
+        .iter()
+        .map(|s| (ImageRef::of(&registry, s, &workspace.revision).to_string(), s.name.as_str()))
+        .collect();
+    for (name, outputs) in rendered {
+        let (Some(register), Some(definition)) =
+            (plan.index(&Step::Register(name.clone())), &outputs.task_definition)
+        else {
+            continue;
+        };
+        for image in crate::taskdef::images_of(definition.json()) {
+            let Some(&other) = by_image.get(image).filter(|&&other| other != name) else { continue };
+            for ready in [Step::Push(other.to_string()), Step::Locate(other.to_string())] {
+                if let Some(at) = plan.index(&ready) {
+                    linked.depend(register, at);
+                }
+            }
+        }
+    }
+    linked
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::handoff::Inputs;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EcsApi, LogsApi};
 use crate::deploy::{self, EXIT_BEFORE_DEPLOY};
@@ -28,15 +29,20 @@ pub(crate) struct OneOff {
 }
 
 impl<B: Backend> Executor<'_, B> {
-    pub(super) async fn one_off(&self, service: &Service, step: &Step) -> Result<Outcome> {
+    pub(super) async fn one_off(
+        &self,
+        service: &Service,
+        step: &Step,
+        inputs: Inputs<'_>,
+    ) -> Result<Outcome> {
         let ecs = self.ecs(service)?;
         let before_deploy = matches!(step, Step::BeforeDeploy(_));
         let (command, container) = match (&self.one_off, before_deploy) {
             (Some(run), false) => (run.command.clone(), run.container.clone()),
             _ => (service.before_deploy.clone().unwrap_or_default(), None),
         };
-        let target = match self.registered.lock().await.get(&service.name) {
-            Some(registered) => registered.clone(),
+        let target = match inputs.task_definition() {
+            Some(registered) => registered.to_string(),
             // `run --current`: the revision the service runs, read before the run started.
             None => self
                 .running

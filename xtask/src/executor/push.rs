@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use bollard::auth::DockerCredentials;
 
+use super::handoff::StepOutput;
+use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::deploy;
@@ -70,7 +72,7 @@ impl<B: Backend> Registry for EngineRegistry<'_, B> {
 }
 
 impl<B: Backend> Executor<'_, B> {
-    pub(super) async fn push(&self, service: &Service) -> Result<Outcome> {
+    pub(super) async fn push(&self, service: &Service) -> Result<Finished<StepOutput>> {
         let image = self.image(service);
         let (reference, repository) = (image.to_string(), image.repository());
         let dirty = self.workspace.revision.image(&service.name).dirty;
@@ -114,7 +116,7 @@ impl<B: Backend> Executor<'_, B> {
                 (digest, done)
             }
         };
-        self.digests.lock().await.insert(service.name.clone(), digest);
-        Ok(outcome)
+        let commit = self.workspace.revision.image(&service.name).commit.clone();
+        Ok(Finished { outcome, output: StepOutput::Image { reference, digest, commit } })
     }
 }

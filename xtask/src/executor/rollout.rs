@@ -7,7 +7,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _, Result};
 
-use super::Started;
+use super::handoff::{Inputs, Started, StepOutput};
+use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EcsApi, EngineApi, LogsApi, RegistryApi};
 use crate::deploy;
@@ -19,14 +20,18 @@ use crate::workspace::plural;
 
 impl<B: Backend> Executor<'_, B> {
     /// Finds this commit's image in the registry, for a deploy without a push.
-    pub(super) async fn locate(&self, service: &Service) -> Result<Outcome> {
+    pub(super) async fn locate(&self, service: &Service) -> Result<Finished<StepOutput>> {
         let reference = self.image(service).to_string();
         let credentials = self.ecr()?.credentials().await?;
         match self.engine().registry_has(&reference, &credentials).await {
-            Ok(Some(digest)) => {
-                self.digests.lock().await.insert(service.name.clone(), digest.clone());
-                Ok(Outcome::Done(format!("{reference} is {digest}")))
-            }
+            Ok(Some(digest)) => Ok(Finished {
+                outcome: Outcome::Done(format!("{reference} is {digest}")),
+                output: StepOutput::Image {
+                    reference,
+                    digest,
+                    commit: self.workspace.revision.image(&service.name).commit.clone(),
+                },
+            }),
             Ok(None) => bail!(
                 "{reference} is not in the registry; push it first: cargo xtask push --env {} --service {}",
                 self.workspace.environment.name,
@@ -36,25 +41,21 @@ impl<B: Backend> Executor<'_, B> {
         }
     }
 
-    /// The rendered task definition with this run's images pinned to their
-    /// digests; refuses one that runs an image of the registry that was not
-    /// pushed, which would leave the service pointing at nothing.
-    async fn task_definition(&self, service: &Service) -> Result<(String, serde_json::Value)> {
+    /// The rendered task definition with this run's images (handed on by the
+    /// pushes or locates before it) pinned to their digests; refuses one that
+    /// runs an image of the registry that was not pushed, which would leave
+    /// the service pointing at nothing.
+    fn task_definition(&self, service: &Service, inputs: Inputs<'_>) -> Result<(String, serde_json::Value)> {
         let definition = self.rendered[&service.name]
             .task_definition
             .as_ref()
             .with_context(|| format!("{} has no task definition template", service.name))?;
         let mut json = definition.json().clone();
-        let digests = self.digests.lock().await;
-        let mut pushed: BTreeMap<String, taskdef::Pin> = self
-            .workspace
-            .project
-            .services
-            .iter()
-            .filter_map(|s| {
-                let digest = Some(digests.get(&s.name)?.clone());
-                let commit = Some(self.workspace.revision.image(&s.name).commit.clone());
-                Some((self.image(s).to_string(), taskdef::Pin { digest, commit }))
+        let mut pushed: BTreeMap<String, taskdef::Pin> = inputs
+            .images()
+            .map(|(reference, digest, commit)| {
+                let pin = taskdef::Pin { digest: Some(digest.to_string()), commit: Some(commit.to_string()) };
+                (reference.to_string(), pin)
             })
             .collect();
         for (image, digest) in &self.located {
@@ -76,17 +77,24 @@ impl<B: Backend> Executor<'_, B> {
         Ok((definition.family().to_string(), json))
     }
 
-    pub(super) async fn register(&self, service: &Service) -> Result<Outcome> {
+    /// Registers the task definition unless ECS has it already; hands on
+    /// the one the service is to run.
+    pub(super) async fn register(
+        &self,
+        service: &Service,
+        inputs: Inputs<'_>,
+    ) -> Result<Finished<StepOutput>> {
         let ecs = &self.ecs(service)?;
-        let (family, json) = self.task_definition(service).await?;
+        let (family, json) = self.task_definition(service, inputs)?;
+        let handing_on =
+            |outcome, arn: &str| Finished { outcome, output: StepOutput::TaskDefinition(arn.to_string()) };
         let family = family.as_str();
         let latest = ecs.task_definition(family).await?;
         let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
         let changed = latest.as_ref().map(|latest| taskdef::changes(latest, &json).len());
         if changed == Some(0) {
             let why = format!("{} is identical", short_name(newest));
-            self.registered.lock().await.insert(service.name.clone(), newest.to_string());
-            return Ok(Outcome::Skipped(why));
+            return Ok(handing_on(Outcome::Skipped(why), newest));
         }
         // After a rollback the service runs an older revision than the
         // newest: releasing what it runs must not register a duplicate.
@@ -97,8 +105,7 @@ impl<B: Backend> Executor<'_, B> {
             if let Some(current) = ecs.task_definition(&running).await? {
                 if taskdef::changes(&current, &json).is_empty() {
                     let why = format!("{} is identical and runs already", short_name(&running));
-                    self.registered.lock().await.insert(service.name.clone(), running);
-                    return Ok(Outcome::Skipped(why));
+                    return Ok(handing_on(Outcome::Skipped(why), &running));
                 }
             }
         }
@@ -107,21 +114,26 @@ impl<B: Backend> Executor<'_, B> {
             Some(n) => format!("registered {} ({n} field{} changed)", short_name(&arn), plural(n)),
             None => format!("registered {} (a new family)", short_name(&arn)),
         });
-        self.registered.lock().await.insert(service.name.clone(), arn);
-        Ok(outcome)
+        Ok(handing_on(outcome, &arn))
     }
 
-    pub(super) async fn deploy(&self, service: &Service) -> Result<Outcome> {
+    /// Points the service at the task definition registered before it (or
+    /// a rollback's revision); hands on the deployment it started.
+    pub(super) async fn deploy(&self, service: &Service, inputs: Inputs<'_>) -> Result<Finished<StepOutput>> {
         let ecs = &self.ecs(service)?;
-        let target =
-            self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
+        let rollback = self.rollback.as_ref().filter(|r| r.service == service.name);
+        let target = match (inputs.task_definition(), rollback) {
+            (Some(registered), _) => registered.to_string(),
+            (None, Some(to)) => to.revision.clone(),
+            (None, None) => bail!("deploy {}: the plan registers no task definition before it", service.name),
+        };
         let before = ecs.service(&service.ecs_service).await?;
         if short_name(&before.task_definition) == short_name(&target) && !self.options.force_deploy {
-            return Ok(Outcome::Skipped(format!(
-                "{} runs {} already",
-                service.ecs_service,
-                short_name(&target)
-            )));
+            let why = format!("{} runs {} already", service.ecs_service, short_name(&target));
+            return Ok(Finished {
+                outcome: Outcome::Skipped(why),
+                output: StepOutput::Deployment { target, started: None },
+            });
         }
         let seen_events = before.events.iter().map(|e| e.id.clone()).collect();
         let after = ecs.update(&service.ecs_service, &target, self.options.force_deploy).await?;
@@ -132,21 +144,22 @@ impl<B: Backend> Executor<'_, B> {
             short_name(&before.task_definition),
             short_name(&target)
         );
-        self.deployments
-            .lock()
-            .await
-            .insert(service.name.clone(), Started { id, before: before.task_definition, seen_events });
-        Ok(Outcome::Done(what))
+        let started = Started { id, before: before.task_definition, seen_events };
+        Ok(Finished {
+            outcome: Outcome::Done(what),
+            output: StepOutput::Deployment { target, started: Some(started) },
+        })
     }
 
-    pub(super) async fn wait(&self, service: &Service) -> Result<Outcome> {
+    pub(super) async fn wait(&self, service: &Service, inputs: Inputs<'_>) -> Result<Outcome> {
         let ecs = &self.ecs(service)?;
         let name = service.ecs_service.as_str();
-        let target =
-            self.registered.lock().await.get(&service.name).cloned().context("nothing was registered")?;
-        let started = self.deployments.lock().await.remove(&service.name);
+        let Some((target, started)) = inputs.deployment() else {
+            bail!("wait {}: the plan deploys nothing before it", service.name)
+        };
+        let target = target.to_string();
         let (id, before, mut seen_events, fresh) = match started {
-            Some(s) => (s.id, Some(s.before), s.seen_events, true),
+            Some(s) => (s.id.clone(), Some(s.before.clone()), s.seen_events.clone(), true),
             // Not deployed this run: follow what runs, which an interrupted
             // release may have left rolling out.
             None => {

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -27,6 +28,12 @@ pub(crate) enum Outcome {
     Skipped(String),
 }
 
+/// A step's outcome, and its output for the steps that depend on it.
+pub(crate) struct Finished<O> {
+    pub(crate) outcome: Outcome,
+    pub(crate) output: O,
+}
+
 /// How a run went, for the command's last line.
 #[derive(Debug)]
 pub(crate) struct Summary {
@@ -36,7 +43,16 @@ pub(crate) struct Summary {
 
 /// Carries out one step of a plan.
 pub(crate) trait StepRunner {
-    fn run(&self, step: &Step) -> impl Future<Output = Result<Outcome>>;
+    /// What a step hands to the steps that depend on it.
+    type Output;
+
+    /// Runs `step` with the outputs of the steps it depends on, in the
+    /// order of its dependencies.
+    fn run(
+        &self,
+        step: &Step,
+        inputs: &[Rc<Self::Output>],
+    ) -> impl Future<Output = Result<Finished<Self::Output>>>;
 
     /// What the last line advises when a deployment failed (a rerun would
     /// deploy the same thing again).
@@ -94,7 +110,7 @@ enum State {
 }
 
 /// A step under way, answering with its index in the plan.
-type RunningStep<'a> = Pin<Box<dyn Future<Output = (usize, Result<Outcome>)> + 'a>>;
+type RunningStep<'a, O> = Pin<Box<dyn Future<Output = (usize, Result<Finished<O>>)> + 'a>>;
 
 /// Runs every step of the plan; returns an error naming the steps that
 /// failed or could not start, or where a stop left the run.
@@ -107,7 +123,9 @@ pub(crate) async fn run<R: StepRunner>(
 ) -> Result<Summary> {
     let started = std::time::Instant::now();
     let mut state = vec![State::Waiting; plan.nodes.len()];
-    let mut running: FuturesUnordered<RunningStep<'_>> = FuturesUnordered::new();
+    let mut running: FuturesUnordered<RunningStep<'_, R::Output>> = FuturesUnordered::new();
+    // Each finished step's output, handed to the steps that depend on it.
+    let mut outputs: Vec<Option<Rc<R::Output>>> = (0..plan.nodes.len()).map(|_| None).collect();
     let (mut changed, mut exit_code) = (0, 0u8);
     loop {
         // Start what is ready, in plan order, up to the bound.
@@ -127,7 +145,8 @@ pub(crate) async fn run<R: StepRunner>(
                 state[i] = State::Running;
                 let step = &plan.nodes[i].step;
                 progress.start(step);
-                running.push(Box::pin(async move { (i, runner.run(step).await) }));
+                let inputs: Vec<Rc<R::Output>> = deps.iter().filter_map(|&d| outputs[d].clone()).collect();
+                running.push(Box::pin(async move { (i, runner.run(step, &inputs).await) }));
             }
         }
         if running.is_empty() {
@@ -163,6 +182,10 @@ pub(crate) async fn run<R: StepRunner>(
                 what
             }
         };
+        let result = result.map(|finished| {
+            outputs[i] = Some(Rc::new(finished.output));
+            finished.outcome
+        });
         let (what, failed) = match result {
             Ok(Outcome::Done(what)) => {
                 state[i] = State::Succeeded;

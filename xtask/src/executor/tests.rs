@@ -303,3 +303,26 @@ fn an_expired_registry_token_is_renewed_and_the_push_goes_on() {
     assert_eq!(registry[0], "renew");
     assert_eq!(world.running("api"), "demo-api:1");
 }
+
+#[test]
+fn a_task_definition_running_another_services_image_waits_for_its_push_and_pins_it() {
+    let dir = project(&[("api", ""), ("web", "")]);
+    // web runs api's image beside its own (a sidecar), and api is the slower to build.
+    let sidecar = r#"{"family": "demo-web", "containerDefinitions": [
+        {"name": "web", "image": "{{ image }}", "essential": true, "memory": 512},
+        {"name": "sidecar", "image": "{{ images['api'] }}", "essential": false, "memory": 128}]}"#;
+    std::fs::write(dir.path().join("templates/web.task.json.j2"), sidecar).unwrap();
+    git(dir.path(), &["commit", "-q", "-am", "web runs api beside it"]);
+    let fake = Fake::new(World::with_services(&["api", "web"]));
+    fake.world().slow_builds.insert("api".into());
+    release(dir.path(), &fake).unwrap();
+    let world = fake.world();
+    let at = |call: &str| world.calls.iter().position(|c| c.starts_with(call)).unwrap();
+    assert!(at("push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/api:") < at("register demo-web"));
+    let containers = &world.task_definitions["demo-web"][0]["containerDefinitions"];
+    let api_digest = world.registry.iter().find(|(r, _)| r.contains("/api:")).unwrap().1;
+    assert_eq!(
+        containers[1]["image"].as_str().unwrap(),
+        format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/api@{api_digest}")
+    );
+}

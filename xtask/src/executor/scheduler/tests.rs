@@ -3,6 +3,7 @@
 //! exit codes, a stop in the middle of any kind of step) in milliseconds.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -36,6 +37,8 @@ struct Scripted {
     running: AtomicUsize,
     most_at_once: AtomicUsize,
     order: Mutex<Vec<String>>,
+    /// The outputs each step was given, by step.
+    inputs: Mutex<BTreeMap<String, Vec<String>>>,
     registry: Mutex<Registry>,
 }
 
@@ -46,6 +49,7 @@ impl Scripted {
             running: AtomicUsize::new(0),
             most_at_once: AtomicUsize::new(0),
             order: Mutex::new(Vec::new()),
+            inputs: Mutex::default(),
             registry: Mutex::default(),
         }
     }
@@ -65,12 +69,25 @@ impl Drop for Running<'_> {
 }
 
 impl StepRunner for Scripted {
-    async fn run(&self, step: &Step) -> Result<Outcome> {
+    /// Each step hands on its name, so a test sees what reached whom.
+    type Output = String;
+
+    async fn run(&self, step: &Step, inputs: &[Rc<String>]) -> Result<Finished<String>> {
         let name = step.to_string();
         self.order.lock().unwrap().push(name.clone());
+        let given = inputs.iter().map(|i| i.to_string()).collect();
+        self.inputs.lock().unwrap().insert(name.clone(), given);
+        let outcome = self.act(&name).await?;
+        Ok(Finished { outcome, output: name })
+    }
+}
+
+impl Scripted {
+    async fn act(&self, name: &str) -> Result<Outcome> {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
         let _running = Running(&self.running);
+        let name = name.to_string();
         let pause = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
         match self.scripts.get(&name).cloned().unwrap_or(Script::Done(1)) {
             Script::Done(ms) => {
@@ -247,4 +264,17 @@ fn a_push_stopped_mid_upload_leaves_no_tag() {
     assert!(registry.layers.iter().any(|l| l.starts_with("push api")), "the upload had begun");
     assert_eq!(registry.tags, ["push web"], "only the finished push is tagged");
     assert!(!runner.started().iter().any(|s| s == "register api"), "nothing ran on the partial image");
+}
+
+#[test]
+fn each_step_gets_the_outputs_of_the_steps_it_depends_on_and_no_others() {
+    let runner = Scripted::new(&[]);
+    run_plan(&release(), &runner, 4, NEVER).unwrap();
+    let inputs = runner.inputs.lock().unwrap();
+    assert_eq!(inputs["revision"], Vec::<String>::new());
+    assert_eq!(inputs["build api"], ["revision"]);
+    assert_eq!(inputs["push api"], ["build api", "ensure-repo api"]);
+    assert_eq!(inputs["register api"], ["push api", "render api"]);
+    assert_eq!(inputs["deploy web"], ["register web"]);
+    assert_eq!(inputs["wait web"], ["deploy web"]);
 }
