@@ -5,10 +5,10 @@
 //! file and line (`templates/web.env.j2:2: ...`) shows up on that line of a
 //! pull request, whichever command produced it.
 
+use crate::report::Reporter;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Whether this process runs in CI: `CI=true` (or `1`), as GitHub Actions,
@@ -68,11 +68,10 @@ pub(crate) fn annotations(title: &str, message: &str) -> Vec<String> {
 }
 
 /// Prints the annotations for a failure when running in CI.
-pub(crate) fn annotate(title: &str, message: &str) {
+pub(crate) fn annotate(out: &Reporter, title: &str, message: &str) {
     if active() {
-        let mut stdout = std::io::stdout().lock();
         for line in annotations(title, message) {
-            let _ = writeln!(stdout, "{line}");
+            out.show(line);
         }
     }
 }
@@ -89,32 +88,24 @@ fn escape_property(text: &str) -> String {
 }
 
 /// One finished step of a run, as the summary table shows it.
-struct SummaryRow {
-    step: String,
-    result: String,
-}
-
-/// The steps this process finished, in order, for the step summary. Steps
-/// finish deep inside the executor and the summary is written once, at the
-/// end of the command, whichever way it ends; a process-wide list is what
-/// joins the two.
-static ROWS: Mutex<Vec<SummaryRow>> = Mutex::new(Vec::new());
-
-/// Records a finished step for the step summary (only when one is wanted).
-pub(crate) fn record(step: &str, result: &str) {
-    if std::env::var_os("GITHUB_STEP_SUMMARY").is_some() {
-        ROWS.lock().unwrap().push(SummaryRow { step: step.to_string(), result: result.to_string() });
-    }
+pub(crate) struct SummaryRow {
+    pub(crate) step: String,
+    pub(crate) result: String,
 }
 
 /// Appends the run's summary to `$GITHUB_STEP_SUMMARY`, when it is set: a
-/// heading with the outcome and time, the steps, and the error if any.
-pub(crate) fn write_summary(title: &str, elapsed: Duration, error: Option<&str>) -> anyhow::Result<()> {
+/// heading with the outcome and time, the steps (as the reporter recorded
+/// them), and the error if any.
+pub(crate) fn write_summary(
+    title: &str,
+    elapsed: Duration,
+    error: Option<&str>,
+    rows: &[SummaryRow],
+) -> anyhow::Result<()> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
         return Ok(());
     };
-    let rows = std::mem::take(&mut *ROWS.lock().unwrap());
-    let text = summary_markdown(title, elapsed, error, &rows);
+    let text = summary_markdown(title, elapsed, error, rows);
     append(Path::new(&path), &text)
 }
 

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::report::Reporter;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Status {
@@ -92,12 +94,12 @@ impl Finding {
 /// Prints one finding as soon as it is known, so a slow check shows what
 /// came before it, and records it for the step summary in CI. With `-q` only
 /// warnings and failures are printed.
-pub(crate) fn print(finding: &Finding) {
+pub(crate) fn print(out: &Reporter, finding: &Finding) {
     let routine = matches!(finding.status, Status::Ok | Status::Skip);
-    if !(routine && crate::output::quiet()) {
-        print!("{}", finding.render());
+    if !(routine && out.quiet()) {
+        out.text(finding.render());
     }
-    crate::ci::record(finding.check, &finding.summary);
+    out.record(finding.check, &finding.summary);
 }
 
 /// The verdict over all findings: an error listing the failed checks, with

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::report::{show, Reporter};
+
 /// The shape's version; docs/json.md says what each holds.
 pub(crate) const VERSION: u64 = 1;
 
@@ -18,8 +20,8 @@ struct Document<'a, T: Serialize> {
 }
 
 /// Prints a command's document on one line.
-pub(crate) fn print<T: Serialize>(command: &str, fields: &T) {
-    println!("{}", document(command, fields));
+pub(crate) fn print<T: Serialize>(out: &Reporter, command: &str, fields: &T) {
+    show!(out, "{}", document(command, fields));
 }
 
 fn document<T: Serialize>(command: &str, fields: &T) -> String {

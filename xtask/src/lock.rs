@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::project::Environment;
+use crate::report::show;
+use crate::report::Reporter;
 
 /// How often a run that waits for the lock tries again.
 const RETRY: Duration = Duration::from_millis(250);
@@ -50,19 +52,30 @@ fn lock_dir() -> PathBuf {
 /// own), in name order so that two runs never wait for each other, each
 /// waiting up to `wait` for a run that holds it; refuses, naming the holder,
 /// when one is still held.
-pub(crate) fn acquire(environment: &Environment, clusters: &[&str], wait: Duration) -> Result<Locks> {
+pub(crate) fn acquire(
+    out: &Reporter,
+    environment: &Environment,
+    clusters: &[&str],
+    wait: Duration,
+) -> Result<Locks> {
     let mut clusters = clusters.to_vec();
     clusters.sort();
     clusters.dedup();
     let dir = lock_dir();
     clusters
         .into_iter()
-        .map(|cluster| acquire_in(&dir, environment, cluster, wait))
+        .map(|cluster| acquire_in(out, &dir, environment, cluster, wait))
         .collect::<Result<_>>()
         .map(Locks)
 }
 
-fn acquire_in(dir: &Path, environment: &Environment, cluster: &str, wait: Duration) -> Result<Lock> {
+fn acquire_in(
+    out: &Reporter,
+    dir: &Path,
+    environment: &Environment,
+    cluster: &str,
+    wait: Duration,
+) -> Result<Lock> {
     fs::create_dir_all(dir).with_context(|| format!("create the lock folder {}", dir.display()))?;
     let path = dir.join(format!("{}-{}-{cluster}.lock", environment.account_id, environment.region));
     let mut file = OpenOptions::new()
@@ -88,7 +101,7 @@ fn acquire_in(dir: &Path, environment: &Environment, cluster: &str, wait: Durati
                     );
                 }
                 if !told {
-                    println!("waiting for the lock of cluster {cluster}, held by {holder}");
+                    show!(out, "waiting for the lock of cluster {cluster}, held by {holder}");
                     told = true;
                 }
                 std::thread::sleep(RETRY.min(deadline.saturating_duration_since(Instant::now())));
@@ -100,7 +113,8 @@ fn acquire_in(dir: &Path, environment: &Environment, cluster: &str, wait: Durati
     }
     let previous = holder(&mut file);
     if !previous.is_empty() {
-        println!(
+        show!(
+            out,
             "note: an earlier run did not finish ({previous}); this one continues from where it stopped"
         );
     }
@@ -142,12 +156,13 @@ mod tests {
 
     #[test]
     fn a_held_lock_is_refused_at_once_or_waited_for() {
+        let out = &Reporter::recording(crate::report::Level::Normal);
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire_in(dir.path(), &environment(), "demo", Duration::ZERO).unwrap();
+        let first = acquire_in(out, dir.path(), &environment(), "demo", Duration::ZERO).unwrap();
         // Another cluster of the same account and region is not held.
-        drop(acquire_in(dir.path(), &environment(), "jobs", Duration::ZERO).unwrap());
+        drop(acquire_in(out, dir.path(), &environment(), "jobs", Duration::ZERO).unwrap());
         let refused =
-            acquire_in(dir.path(), &environment(), "demo", Duration::from_millis(300)).err().unwrap();
+            acquire_in(out, dir.path(), &environment(), "demo", Duration::from_millis(300)).err().unwrap();
         let message = format!("{refused:#}");
         assert!(
             message.starts_with(&format!(
@@ -162,7 +177,7 @@ mod tests {
             drop(first);
         });
         let started = Instant::now();
-        let waited = acquire_in(dir.path(), &environment(), "demo", Duration::from_secs(10));
+        let waited = acquire_in(out, dir.path(), &environment(), "demo", Duration::from_secs(10));
         releaser.join().unwrap();
         assert!(waited.is_ok(), "{:#}", waited.err().unwrap());
         assert!(started.elapsed() >= Duration::from_millis(150), "it did not wait");

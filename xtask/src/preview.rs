@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::identity::ImageRef;
-use crate::output::say;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{registry_host, Rendered};
+use crate::report::{say, Reporter};
 use crate::workspace::{plural, Workspace};
 
 /// A plan as a user reads it. Field by field, it is the `--json` document.
@@ -99,12 +99,12 @@ impl Preview {
 
     /// What `--dry-run` prints: the plan (as JSON with `--json`), and that
     /// nothing changed.
-    pub(crate) fn print_dry_run(&self, json: bool) {
+    pub(crate) fn print_dry_run(&self, out: &Reporter, json: bool) {
         if json {
-            crate::json::print(self.command, self);
+            crate::json::print(out, self.command, self);
         } else {
-            print!("{self}");
-            say!("dry run: nothing was changed");
+            out.text(self);
+            say!(out, "dry run: nothing was changed");
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::docker::build::BuildRequest;
 use crate::identity::ImageRef;
 use crate::project::Service;
+use crate::report::show;
 use crate::taskdef;
 
 impl<B: Backend> Executor<'_, B> {
@@ -142,7 +143,7 @@ impl<B: Backend> Executor<'_, B> {
         let cache_source = self.cache_source(service).await;
         let cache_from = cache_source.iter().cloned().collect();
         let started = Instant::now();
-        let verbose = self.options.verbose;
+        let verbose = self.progress.out().verbose();
         let name = service.name.as_str();
         let built = self
             .engine()
@@ -160,7 +161,7 @@ impl<B: Backend> Executor<'_, B> {
                 },
                 |line| {
                     if verbose {
-                        println!("build {name} | {line}");
+                        show!(self.progress.out(), "build {name} | {line}");
                     }
                     // "Step 3/5 : COPY . /app" shows as "Step 3/5".
                     self.progress.update(&format!("build {name}"), line.split(" : ").next().unwrap_or(line));

@@ -1,15 +1,18 @@
-//! The executor: runs a plan's steps against the Docker Engine, the
-//! registry and ECS. `scheduler` decides when each step runs; this module
-//! checks every precondition before the first change and dispatches each
-//! step to its body: `images` (prebuild, build), `push`, `rollout`
-//! (locate, register, deploy, wait). `progress` is the status line,
-//! `preflight` the registry checks made before anything changes.
+//! The executor: runs a plan's steps through a backend (`crate::backend`:
+//! the Docker Engine, the registry, ECS and CloudWatch Logs, or the scripted
+//! `fake` in tests). `scheduler` decides when each step runs and hands each
+//! step its dependencies' outputs (`handoff`); this module dispatches each
+//! step to its body: `images` (prebuild, build), `push`, `rollout` (locate,
+//! register, deploy, wait), `one_off` (before_deploy, `run`).
+//! `preconditions` checks everything a plan needs before the first change,
+//! with `preflight`'s registry checks; `progress` is the status line.
 
 #[cfg(test)]
 mod fake;
 mod handoff;
 mod images;
 pub(crate) mod one_off;
+mod preconditions;
 mod preflight;
 mod progress;
 mod push;
@@ -23,15 +26,14 @@ use anyhow::{bail, Context as _, Result};
 
 use crate::backend::{Backend, EcsApi, Real, RegistryApi};
 use crate::deploy::WaitOptions;
-use crate::docker::Engine;
-use crate::ecr::Ecr;
-use crate::ecs::Ecs;
 use crate::identity::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{registry_host, Rendered};
+use crate::report::Reporter;
 use crate::workspace::Workspace;
 use handoff::{Inputs, StepOutput};
+pub(crate) use preconditions::Needs;
 use progress::Progress;
 use scheduler::Finished;
 pub(crate) use scheduler::{Outcome, Summary};
@@ -41,57 +43,9 @@ use scheduler::{Signals, StepRunner};
 pub(crate) struct Options {
     pub(crate) jobs: usize,
     pub(crate) force: bool,
-    pub(crate) verbose: bool,
     /// Start a new deployment even when the service runs the revision already.
     pub(crate) force_deploy: bool,
     pub(crate) wait: WaitOptions,
-}
-
-/// What a run needs, checked before anything changes; read off the plan's
-/// steps, so a command cannot forget one.
-pub(crate) struct Needs {
-    /// The Docker Engine (to build, push, or look in the registry through it).
-    pub(crate) engine: bool,
-    /// A registry session (ECR token).
-    pub(crate) registry: bool,
-    /// ECS services that will be deployed, which must exist, each with its cluster.
-    pub(crate) ecs_services: Vec<(String, String)>,
-}
-
-impl Needs {
-    pub(crate) fn of(plan: &Plan, workspace: &Workspace) -> Needs {
-        let registry = registry_host(&workspace.environment);
-        let service = |name: &str| workspace.project.service(name);
-        let needs_registry = plan.nodes.iter().any(|node| match &node.step {
-            Step::RegistryAuth | Step::EnsureRepository(_) | Step::Push(_) | Step::Locate(_) => true,
-            // A build FROM an image of the environment's registry needs its token too.
-            Step::Build(name) => service(name).is_some_and(|s| pulls_from(workspace, s, &registry)),
-            _ => false,
-        });
-        let ecs_services = plan
-            .nodes
-            .iter()
-            .filter_map(|node| match &node.step {
-                // A one-off task runs the way the service runs its own.
-                Step::Deploy(name) | Step::RunTask(name) => service(name),
-                _ => None,
-            })
-            .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
-            .collect();
-        let engine = needs_registry
-            || plan.nodes.iter().any(|node| matches!(node.step, Step::Prebuild(_) | Step::Build(_)));
-        Needs { engine, registry: needs_registry, ecs_services }
-    }
-}
-
-/// Whether a service's Dockerfile builds FROM an image in `registry`.
-fn pulls_from(workspace: &Workspace, service: &Service, registry: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(workspace.project.root.join(&service.dockerfile)) else {
-        return false;
-    };
-    crate::docker::build::base_images(&text)
-        .iter()
-        .any(|image| crate::docker::build::registry_of(image) == Some(registry))
 }
 
 pub(crate) struct Executor<'w, B: Backend = Real> {
@@ -114,7 +68,7 @@ pub(crate) struct Executor<'w, B: Backend = Real> {
     rollback: Option<RollbackTo>,
     /// Set for `cargo xtask run`.
     one_off: Option<one_off::OneOff>,
-    progress: Progress,
+    progress: Progress<'w>,
 }
 
 /// A rollback the run carries out: the service goes back to `revision`, a
@@ -138,111 +92,6 @@ pub(crate) struct Parts<B: Backend> {
     pub(crate) located: BTreeMap<String, String>,
 }
 
-impl<'w> Executor<'w, Real> {
-    /// Checks every precondition before the first side effect and reports
-    /// all that fail together: the engine, and for a push the AWS session.
-    pub(crate) async fn prepare(
-        workspace: &'w Workspace,
-        rendered: Vec<(&Service, Rendered)>,
-        options: Options,
-        needs: Needs,
-        rollback: Option<RollbackTo>,
-        one_off: Option<one_off::OneOff>,
-    ) -> Result<Executor<'w>> {
-        let environment = &workspace.environment;
-        let registry = registry_host(environment);
-        let engine = match needs.engine {
-            true => Some(Engine::connect().await),
-            false => None,
-        };
-        let ecr = if needs.registry {
-            let ecr = Ecr::connect(&environment.region, &registry).await;
-            Some(ecr.credentials().await.map(|_| ecr))
-        } else {
-            None
-        };
-        let mut problems = Vec::new();
-        if let Some(Err(e)) = &engine {
-            problems.push(format!("{e:#}"));
-        }
-        if let Some(Err(e)) = &ecr {
-            problems.push(format!("{e:#}"));
-        }
-        // A session of another account would change the wrong services, or
-        // none: refused before anything else is asked of AWS. An expired
-        // session was reported above already; one line says it.
-        let uses_aws = needs.registry || !needs.ecs_services.is_empty();
-        let mut session_usable = !matches!(ecr, Some(Err(_)));
-        if uses_aws && session_usable {
-            let account = crate::aws::account(&environment.region).await;
-            if let Err(e) = account.and_then(|account| crate::aws::check_account(environment, &account)) {
-                problems.push(format!("{e:#}"));
-                session_usable = false;
-            }
-        }
-        let mut running = BTreeMap::new();
-        let ecs = if needs.ecs_services.is_empty() {
-            None
-        } else {
-            let ecs = Ecs::connect(&environment.region, &environment.cluster).await;
-            if session_usable {
-                let sessions: Vec<Ecs> =
-                    needs.ecs_services.iter().map(|(cluster, _)| ecs.in_cluster(cluster)).collect();
-                let found = futures_util::future::join_all(
-                    sessions
-                        .iter()
-                        .zip(&needs.ecs_services)
-                        .map(|(session, (_, name))| session.service(name)),
-                )
-                .await;
-                let mut missing = Vec::new();
-                for (key, state) in needs.ecs_services.iter().zip(found) {
-                    match state {
-                        Ok(state) => {
-                            running.insert(key.clone(), state.task_definition);
-                        }
-                        Err(e) => missing.push(format!("{e:#}")),
-                    }
-                }
-                missing.dedup();
-                problems.extend(missing);
-            }
-            Some(ecs)
-        };
-        let located = match (&engine, &ecr, session_usable) {
-            (Some(Ok(engine)), Some(Ok(ecr)), true) => {
-                // A registry that is down or refuses the token is found now,
-                // not after every image is built.
-                let probe = rendered
-                    .first()
-                    .map(|(s, _)| ImageRef::of(&registry, s, &workspace.revision).to_string());
-                if let Some(reference) = probe {
-                    if let Err(problem) =
-                        preflight::probe_registry(engine, ecr, &registry, &reference, environment).await
-                    {
-                        problems.push(problem);
-                    }
-                }
-                preflight::locate_foreign_images(engine, ecr, &registry, workspace, &rendered, &mut problems)
-                    .await?
-            }
-            _ => BTreeMap::new(),
-        };
-        if !problems.is_empty() {
-            bail!("cannot start, nothing was changed:\n  {}", problems.join("\n  "));
-        }
-        let parts = Parts {
-            backend: Real,
-            engine: engine.transpose()?,
-            ecr: ecr.transpose()?,
-            ecs,
-            running,
-            located,
-        };
-        Ok(Executor::assemble(workspace, rendered, options, parts, rollback, one_off))
-    }
-}
-
 impl<'w, B: Backend> Executor<'w, B> {
     /// An executor of checked parts (`prepare` checks the real ones).
     pub(crate) fn assemble(
@@ -252,6 +101,7 @@ impl<'w, B: Backend> Executor<'w, B> {
         parts: Parts<B>,
         rollback: Option<RollbackTo>,
         one_off: Option<one_off::OneOff>,
+        out: &'w Reporter,
     ) -> Executor<'w, B> {
         Executor {
             workspace,
@@ -266,7 +116,7 @@ impl<'w, B: Backend> Executor<'w, B> {
             located: parts.located,
             rollback,
             one_off,
-            progress: Progress::new(),
+            progress: Progress::new(out),
         }
     }
 

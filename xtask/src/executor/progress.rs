@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use crate::deploy;
 use crate::plan::Step;
+use crate::report::Reporter;
 
 /// One status line at the bottom of a terminal, redrawn in place, saying
 /// what each running step is doing. Off when stderr is not a terminal or in
 /// CI, where output stays plain lines; there, a step still running prints a
 /// heartbeat line every `heartbeat`, so a long build is never silent.
-pub(crate) struct Progress {
+pub(crate) struct Progress<'r> {
+    out: &'r Reporter,
     live: bool,
     /// `-q`: no status line, heartbeat or line per finished step; failures still print.
     quiet: bool,
@@ -56,12 +58,16 @@ fn doing(step: &str) -> &'static str {
     }
 }
 
-impl Progress {
-    pub(crate) fn new() -> Progress {
+impl<'r> Progress<'r> {
+    pub(crate) fn new(out: &'r Reporter) -> Progress<'r> {
         use std::io::IsTerminal;
         Progress {
-            live: std::io::stderr().is_terminal() && !crate::ci::active() && !crate::output::quiet(),
-            quiet: crate::output::quiet(),
+            out,
+            live: out.is_terminal()
+                && std::io::stderr().is_terminal()
+                && !crate::ci::active()
+                && !out.quiet(),
+            quiet: out.quiet(),
             heartbeat: heartbeat(),
             steps: Default::default(),
         }
@@ -98,7 +104,12 @@ impl Progress {
                 running.last_beat = Instant::now();
                 let status =
                     if running.status.is_empty() { String::new() } else { format!(": {}", running.status) };
-                println!("{step:<18} still {}{status} ({})", doing(step), elapsed(running.since.elapsed()));
+                let line = format!(
+                    "{step:<18} still {}{status} ({})",
+                    doing(step),
+                    elapsed(running.since.elapsed())
+                );
+                self.out.say(line);
             }
         }
     }
@@ -108,9 +119,9 @@ impl Progress {
         self.steps.lock().unwrap().remove(&step.to_string());
         self.erase();
         if failed {
-            eprintln!("{line}");
-        } else if !self.quiet {
-            println!("{line}");
+            self.out.warn(line);
+        } else {
+            self.out.say(line);
         }
         self.draw();
     }
@@ -118,13 +129,18 @@ impl Progress {
     /// Prints a line above the status line.
     pub(crate) fn line(&self, line: &str) {
         self.erase();
-        println!("{line}");
+        self.out.show(line);
         self.draw();
+    }
+
+    /// The reporter the lines go to.
+    pub(crate) fn out(&self) -> &'r Reporter {
+        self.out
     }
 
     pub(crate) fn erase(&self) {
         if self.live {
-            eprint!("\r\x1b[K");
+            self.out.terminal("\r\x1b[K");
         }
     }
 
@@ -145,7 +161,7 @@ impl Progress {
         // only its tail, leaving the rest behind as garbage lines.
         let width = terminal_width().unwrap_or(80);
         let line: String = parts.join(" | ").chars().take(width.saturating_sub(1)).collect();
-        eprint!("\r\x1b[K{line}");
+        self.out.terminal(format_args!("\r\x1b[K{line}"));
     }
 }
 

@@ -13,6 +13,7 @@ use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::deploy;
 use crate::docker::PushError;
 use crate::project::Service;
+use crate::report::show;
 
 pub(crate) mod retry;
 use retry::{How, Policy, Pushed, Registry};
@@ -56,14 +57,14 @@ impl<B: Backend> Registry for EngineRegistry<'_, B> {
     }
 
     async fn upload(&self, token: &DockerCredentials) -> Result<String, PushError> {
-        let verbose = self.executor.options.verbose;
+        let verbose = self.executor.progress.out().verbose();
         let progress = &self.executor.progress;
         let name = self.service;
         self.executor
             .engine()
             .push(self.repository, self.tag, token, |status, transient| {
                 if verbose && !transient {
-                    println!("push {name} | {status}");
+                    show!(progress.out(), "push {name} | {status}");
                 }
                 progress.update(&format!("push {name}"), status);
             })
@@ -93,8 +94,10 @@ impl<B: Backend> Executor<'_, B> {
         };
         let started = Instant::now();
         let step = format!("push {}", service.name);
-        let pushed =
-            retry::push(&registry, &policy, &reference, |line| println!("{step:<18} {line}")).await?;
+        let pushed = retry::push(&registry, &policy, &reference, |line| {
+            show!(self.progress.out(), "{step:<18} {line}")
+        })
+        .await?;
         let took = started.elapsed().as_secs_f64();
         let (digest, outcome) = match pushed {
             Pushed::Present(digest) => {

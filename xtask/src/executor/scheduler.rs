@@ -19,6 +19,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use super::progress::Progress;
 use crate::deploy;
 use crate::plan::{Plan, Step};
+use crate::report::say;
 use crate::workspace::plural;
 
 /// What a step did.
@@ -118,7 +119,7 @@ pub(crate) async fn run<R: StepRunner>(
     plan: &Plan,
     runner: &R,
     jobs: usize,
-    progress: &Progress,
+    progress: &Progress<'_>,
     mut stop: impl Stop,
 ) -> Result<Summary> {
     let started = std::time::Instant::now();
@@ -209,7 +210,7 @@ pub(crate) async fn run<R: StepRunner>(
                 (format!("FAILED: {e:#}"), true)
             }
         };
-        crate::ci::record(&name, &what);
+        progress.out().record(&name, &what);
         progress.finish(step, &format!("{name:<18} {what}"), failed);
     }
     progress.erase();
@@ -227,7 +228,7 @@ pub(crate) async fn run<R: StepRunner>(
     };
     let (failed, blocked) = (names(State::Failed), names(State::Blocked));
     if failed.is_empty() {
-        crate::output::say!("{} steps done in {:.1}s", plan.nodes.len(), started.elapsed().as_secs_f64());
+        say!(progress.out(), "{} steps done in {:.1}s", plan.nodes.len(), started.elapsed().as_secs_f64());
         return Ok(Summary { changed });
     }
     let mut message = format!("{} failed", failed.join(", "));

@@ -14,6 +14,7 @@ use crate::git::Git;
 use crate::plan;
 use crate::project::Project;
 use crate::render::{Scope, Secrets};
+use crate::report::{Level, Reporter};
 use crate::workspace::Workspace;
 
 const ENV: &str = "region = \"eu-west-1\"\naccount_id = \"123456789012\"\ncluster = \"main\"\n";
@@ -66,11 +67,18 @@ fn workspace(dir: &Path) -> Workspace {
 
 /// `cargo xtask release` of every service, on the scripted backend.
 fn release(dir: &Path, fake: &Fake) -> anyhow::Result<Summary> {
+    release_saying(dir, fake).0
+}
+
+/// A release, and every line it printed.
+fn release_saying(dir: &Path, fake: &Fake) -> (anyhow::Result<Summary>, Vec<String>) {
     let workspace = workspace(dir);
     let services: Vec<_> = workspace.project.services.iter().collect();
     let plan = plan::release(&services, &services);
-    let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
-    run(&workspace, &plan, rendered, fake)
+    let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal).unwrap();
+    let out = Reporter::recording(Level::Normal);
+    let result = run(&workspace, &plan, rendered, fake, &out);
+    (result, out.lines())
 }
 
 fn run(
@@ -78,6 +86,7 @@ fn run(
     plan: &plan::Plan,
     rendered: Vec<(&crate::project::Service, crate::render::Rendered)>,
     fake: &Fake,
+    out: &Reporter,
 ) -> anyhow::Result<Summary> {
     let needs = Needs::of(plan, workspace);
     let running: BTreeMap<(String, String), String> = needs
@@ -98,15 +107,20 @@ fn run(
     let options = Options {
         jobs: 4,
         force: false,
-        verbose: false,
         force_deploy: false,
         wait: WaitOptions { timeout: Duration::from_secs(5), poll: Duration::from_millis(1) },
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let executor = Executor::assemble(workspace, rendered, options, parts, None, None);
+        let executor = Executor::assemble(workspace, rendered, options, parts, None, None, out);
         executor.run(plan).await
     })
+}
+
+/// The lines a run printed, its commit written `<commit>` and tag `<tag>`.
+fn said(lines: &[String], dir: &Path) -> Vec<String> {
+    let sha = workspace(dir).revision.sha;
+    lines.iter().map(|l| l.replace(&sha, "<commit>").replace(&sha[..12], "<tag>")).collect()
 }
 
 /// The exit code a failed run ends with.
@@ -155,9 +169,33 @@ fn releasing_the_same_commit_again_changes_nothing() {
     let fake = Fake::new(World::with_services(&["api", "web"]));
     release(dir.path(), &fake).unwrap();
     let calls_before = fake.world().calls.len();
-    let summary = release(dir.path(), &fake).unwrap();
-    assert_eq!(summary.changed, 0);
+    let (summary, lines) = release_saying(dir.path(), &fake);
+    assert_eq!(summary.unwrap().changed, 0);
     assert_eq!(fake.world().calls.len(), calls_before, "{:?}", fake.world().calls);
+    let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    let digest = |n: u32| format!("sha256:{n:064x}");
+    assert_eq!(
+        said(&lines, dir.path()),
+        [
+            "revision           commit <commit>".to_string(),
+            format!("registry-auth      token for {registry}"),
+            "render api         rendered task definition".to_string(),
+            "render web         rendered task definition".to_string(),
+            format!("build api          skipped: {registry}/api:<tag> exists (--force rebuilds it)"),
+            format!("build web          skipped: {registry}/web:<tag> exists (--force rebuilds it)"),
+            "ensure-repo api    skipped: repository api exists".to_string(),
+            "ensure-repo web    skipped: repository web exists".to_string(),
+            format!("push api           skipped: {registry}/api:<tag> is in the registry ({})", digest(1)),
+            format!("push web           skipped: {registry}/web:<tag> is in the registry ({})", digest(2)),
+            "register api       skipped: demo-api:1 is identical".to_string(),
+            "register web       skipped: demo-web:1 is identical".to_string(),
+            "deploy api         skipped: api runs demo-api:1 already".to_string(),
+            "deploy web         skipped: web runs demo-web:1 already".to_string(),
+            "wait api           skipped: api runs demo-api:1 with 1/1 tasks, stable".to_string(),
+            "wait web           skipped: web runs demo-web:1 with 1/1 tasks, stable".to_string(),
+            "16 steps done in 0.0s".to_string(),
+        ]
+    );
 }
 
 #[test]
@@ -194,8 +232,16 @@ fn a_deployment_that_fails_is_rolled_back_to_the_last_good_release() {
     change_memory(dir.path(), "api", 1024);
     fake.world().rollouts.insert("demo-api:2".into(), Rollout::Fails);
     fake.world().calls.clear();
-    let error = release(dir.path(), &fake).unwrap_err();
+    let (result, lines) = release_saying(dir.path(), &fake);
+    let error = result.unwrap_err();
     assert_eq!(exit_code(&error), Some(deploy::EXIT_ROLLED_BACK), "{error:#}");
+    let failed =
+        lines.iter().find(|l| l.starts_with("stderr: wait api")).expect("a line for the failed wait");
+    assert_eq!(
+        failed,
+        "stderr: wait api           FAILED: demo-api:2 did not come up healthy: tasks failed to start; stopped tasks: \
+         task 0f3c9a1e: Essential container in task exited; rolled back to demo-api:1, which is running"
+    );
     let message = format!("{error:#}");
     assert!(message.contains("wait api failed"), "{message}");
     let world = fake.world();
@@ -229,8 +275,18 @@ fn a_rollback_that_fails_too_is_not_rolled_back_in_turn() {
     fake.world().rollouts.insert("demo-api:2".into(), Rollout::Fails);
     fake.world().rollouts.insert("demo-api:1".into(), Rollout::Fails);
     fake.world().calls.clear();
-    let error = release(dir.path(), &fake).unwrap_err();
+    let (result, lines) = release_saying(dir.path(), &fake);
+    let error = result.unwrap_err();
     assert_eq!(exit_code(&error), Some(deploy::EXIT_ROLLED_BACK));
+    assert!(
+        lines.contains(
+            &"stderr: wait api           FAILED: demo-api:2 did not come up healthy: tasks failed to start; stopped \
+              tasks: task 0f3c9a1e: Essential container in task exited; rolled back to demo-api:1, which is not \
+              healthy either: tasks failed to start"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
     let message = format!("{error:#}");
     assert!(message.starts_with("wait api failed; the other steps finished."), "{message}");
     let world = fake.world();
@@ -262,7 +318,15 @@ fn a_failing_before_deploy_command_deploys_nothing() {
     let dir = project(&[("api", "before_deploy = [\"migrate\", \"up\"]\n")]);
     let fake = Fake::new(World::with_services(&["api"]));
     fake.world().task_exit_codes = vec![1];
-    let error = release(dir.path(), &fake).unwrap_err();
+    let (result, lines) = release_saying(dir.path(), &fake);
+    assert!(
+        lines.contains(
+            &"stderr: before-deploy api  FAILED: `migrate up` exited with 1 (task 0f3c9a1e), so nothing was deployed"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
+    let error = result.unwrap_err();
     assert_eq!(exit_code(&error), Some(deploy::EXIT_BEFORE_DEPLOY), "{error:#}");
     let message = format!("{error:#}");
     assert!(

@@ -3,7 +3,6 @@
 //! checks. Annotations and the step summary are written by `main` for every
 //! command, so they are not repeated here.
 
-use crate::output::say;
 use std::path::Path;
 use std::time::Instant;
 
@@ -13,21 +12,22 @@ use xshell::{cmd, Shell};
 use crate::findings::{self, Finding};
 use crate::flags::{Ci, CiCheck, CiMatrix, CiStage};
 use crate::project::Project;
+use crate::report::{say, show, Reporter};
 use crate::tasks::pre_push::{self, cargo};
 use crate::tasks::{self, plural};
 
-pub(crate) fn run(flags: Ci) -> Result<()> {
+pub(crate) fn run(flags: Ci, out: &Reporter) -> Result<()> {
     match flags.stage {
-        CiStage::Check(check_flags) => check(check_flags),
-        CiStage::Build(build) => tasks::build::run(build),
-        CiStage::Matrix(matrix) => self::matrix(matrix),
-        CiStage::Publish(push) => tasks::push::run(push),
-        CiStage::Deploy(deploy) => tasks::deploy::run(deploy),
+        CiStage::Check(check_flags) => check(check_flags, out),
+        CiStage::Build(build) => tasks::build::run(build, out),
+        CiStage::Matrix(matrix) => self::matrix(matrix, out),
+        CiStage::Publish(push) => tasks::push::run(push, out),
+        CiStage::Deploy(deploy) => tasks::deploy::run(deploy, out),
     }
 }
 
 /// Prints the services whose images this commit still needs in the registry.
-fn matrix(flags: CiMatrix) -> Result<()> {
+fn matrix(flags: CiMatrix, out: &Reporter) -> Result<()> {
     let workspace = tasks::Workspace::load(&flags.env)?;
     let services = workspace.project.select(&flags.services.names)?;
     let registry = crate::render::registry_host(&workspace.environment);
@@ -58,7 +58,7 @@ fn matrix(flags: CiMatrix) -> Result<()> {
         anyhow::Ok(missing)
     })?;
     let matrix = serde_json::json!({ "include": missing }).to_string();
-    println!("{matrix}");
+    show!(out, "{matrix}");
     // In GitHub Actions, also the step's output `matrix`, for `fromJSON`.
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
         use std::io::Write as _;
@@ -72,31 +72,31 @@ fn matrix(flags: CiMatrix) -> Result<()> {
     Ok(())
 }
 
-fn check(flags: CiCheck) -> Result<()> {
+fn check(flags: CiCheck, out: &Reporter) -> Result<()> {
     let started = Instant::now();
     let project = Project::discover()?;
-    let mut found = pre_push::checks(&project);
+    let mut found = pre_push::checks(&project, out);
     let mut push = |finding: Finding| {
-        findings::print(&finding);
+        findings::print(out, &finding);
         found.push(finding);
     };
     // Each finding is printed as soon as it is known: clippy's before the
     // tests start, so its verdict is not buried under their output.
     if project.root.join("Cargo.toml").is_file() {
-        push(clippy(&project.root));
+        push(clippy(&project.root, out));
         if !flags.no_tests {
-            push(tests(&project.root));
+            push(tests(&project.root, out));
         }
     }
     let n = findings::verdict("ci check", &found)?;
-    say!("ci check: {n} check{} passed in {:.1}s", plural(n), started.elapsed().as_secs_f64());
+    say!(out, "ci check: {n} check{} passed in {:.1}s", plural(n), started.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// Clippy with warnings as errors. Its messages are kept in the short
 /// `file:line:col: message` form, so each becomes an annotation on its line.
-fn clippy(root: &Path) -> Finding {
-    say!("      clippy            running cargo clippy --workspace --all-targets -- -D warnings");
+fn clippy(root: &Path, out: &Reporter) -> Finding {
+    say!(out, "      clippy            running cargo clippy --workspace --all-targets -- -D warnings");
     let result = (|| -> Result<(bool, String)> {
         let sh = Shell::new()?;
         sh.change_dir(root);
@@ -134,8 +134,8 @@ fn clippy(root: &Path) -> Finding {
 }
 
 /// The workspace's tests, their output shown as it comes.
-fn tests(root: &Path) -> Finding {
-    say!("      tests             running cargo test --workspace");
+fn tests(root: &Path, out: &Reporter) -> Finding {
+    say!(out, "      tests             running cargo test --workspace");
     let result = (|| -> Result<()> {
         let sh = Shell::new()?;
         sh.change_dir(root);

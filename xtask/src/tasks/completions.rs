@@ -12,9 +12,10 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::flags::{Cli, Completions};
+use crate::report::Reporter;
 
-pub(crate) fn run(flags: Completions) -> Result<()> {
-    print!("{}", script(flags.shell)?);
+pub(crate) fn run(flags: Completions, out: &Reporter) -> Result<()> {
+    out.text(script(flags.shell)?);
     Ok(())
 }
 

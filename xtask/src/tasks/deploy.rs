@@ -7,9 +7,10 @@ use crate::flags::Deploy;
 use crate::plan;
 use crate::preview::Preview;
 use crate::render::{Scope, Secrets};
+use crate::report::Reporter;
 use crate::tasks::Workspace;
 
-pub(crate) fn run(flags: Deploy) -> Result<()> {
+pub(crate) fn run(flags: Deploy, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let chosen = workspace.project.select(&flags.services.names)?;
     let services: Vec<_> = chosen.into_iter().filter(|s| s.task_definition_template.is_some()).collect();
@@ -23,22 +24,21 @@ pub(crate) fn run(flags: Deploy) -> Result<()> {
     plan.stages()?;
     if flags.preview.dry_run {
         let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
-        Preview::new("deploy", &workspace, &plan, &rendered)?.print_dry_run(flags.preview.json);
+        Preview::new("deploy", &workspace, &plan, &rendered)?.print_dry_run(out, flags.preview.json);
         return Ok(());
     }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
     let clusters: Vec<&str> = services.iter().map(|s| s.cluster(&workspace.environment)).collect();
-    let _locks = crate::lock::acquire(&workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
+    let _locks = crate::lock::acquire(out, &workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
     let options = Options {
         jobs: flags.jobs,
         force: false,
-        verbose: crate::output::verbose(),
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    let summary = workspace.execute(&plan, rendered, options)?;
-    workspace.report_nothing_to_do(&summary, &services);
+    let summary = workspace.execute(&plan, rendered, options, out)?;
+    workspace.report_nothing_to_do(&summary, &services, out);
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! `cargo xtask dev-env`: the env files local docker compose reads.
 
-use crate::output::say;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -12,6 +11,7 @@ use crate::flags::DevEnv;
 use crate::git::PathState;
 use crate::project::Service;
 use crate::render::{Rendered, Scope, Secrets};
+use crate::report::{say, Reporter};
 use crate::tasks::Workspace;
 
 /// Generated env files may hold credentials: readable by their owner only.
@@ -47,18 +47,18 @@ pub(crate) fn output_path(service: &Service, env: &str) -> PathBuf {
     service.dir.join(format!("{env}.env"))
 }
 
-pub(crate) fn run(flags: DevEnv) -> Result<()> {
+pub(crate) fn run(flags: DevEnv, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
-    write(&workspace, flags.check)
+    write(&workspace, flags.check, out)
 }
 
 /// Writes (with `check`, only compares) the env files of the workspace's environment.
-pub(crate) fn write(workspace: &Workspace, check: bool) -> Result<()> {
+pub(crate) fn write(workspace: &Workspace, check: bool, out: &Reporter) -> Result<()> {
     let env = &workspace.environment.name;
     let project = &workspace.project;
     let services: Vec<_> = project.services.iter().filter(|s| s.env_template.is_some()).collect();
     if services.is_empty() {
-        say!("no service has an env template (templates/<service>.env.j2): nothing to write");
+        say!(out, "no service has an env template (templates/<service>.env.j2): nothing to write");
         return Ok(());
     }
 
@@ -93,7 +93,7 @@ pub(crate) fn write(workspace: &Workspace, check: bool) -> Result<()> {
     }
 
     if check {
-        return compare(workspace, &outputs, env);
+        return compare(workspace, &outputs, env, out);
     }
 
     let (mut written, mut unchanged) = (0, 0);
@@ -101,14 +101,15 @@ pub(crate) fn write(workspace: &Workspace, check: bool) -> Result<()> {
         let absolute = project.root.join(&output.path);
         if current_state(&absolute, &output.contents) == FileState::UpToDate {
             unchanged += 1;
-            say!("unchanged {}", output.path.display());
+            say!(out, "unchanged {}", output.path.display());
         } else {
             write_atomic(&absolute, output.contents.as_bytes(), ENV_FILE_MODE)?;
             written += 1;
-            say!("wrote     {}", output.path.display());
+            say!(out, "wrote     {}", output.path.display());
         }
     }
     say!(
+        out,
         "dev-env: {written} written, {unchanged} unchanged (env {env}, commit {})",
         workspace.revision.image_tag
     );
@@ -138,7 +139,7 @@ pub(crate) fn current_state(path: &std::path::Path, expected: &str) -> FileState
     }
 }
 
-fn compare(workspace: &Workspace, outputs: &[Output], env: &str) -> Result<()> {
+fn compare(workspace: &Workspace, outputs: &[Output], env: &str, out: &Reporter) -> Result<()> {
     let mut findings = Vec::new();
     for output in outputs {
         let shown = output.path.display();
@@ -157,6 +158,6 @@ fn compare(workspace: &Workspace, outputs: &[Output], env: &str) -> Result<()> {
             findings.join("\n  ")
         );
     }
-    say!("dev-env --check: {} env files up to date (env {env})", outputs.len());
+    say!(out, "dev-env --check: {} env files up to date (env {env})", outputs.len());
     Ok(())
 }

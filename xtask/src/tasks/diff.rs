@@ -10,6 +10,7 @@ use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::identity::ImageRef;
 use crate::render::{registry_host, Scope, Secrets};
+use crate::report::Reporter;
 use crate::taskdef::{self, short_name, Change, Pin};
 use crate::tasks::{plural, runtime, Workspace};
 
@@ -36,7 +37,7 @@ struct Compared {
     changes: Vec<Change>,
 }
 
-pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
+pub(crate) fn run(flags: crate::flags::Diff, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let chosen = workspace.project.select(&flags.services.names)?;
     let services: Vec<_> = chosen.into_iter().filter(|s| s.task_definition_template.is_some()).collect();
@@ -70,7 +71,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
                 changes,
             };
             if !flags.json {
-                print!("{}", text_of(&one));
+                out.text(text_of(&one));
             }
             compared.push(one);
         }
@@ -78,7 +79,7 @@ pub(crate) fn run(flags: crate::flags::Diff) -> Result<()> {
     })?;
     let differing: Vec<String> = compared.iter().filter(|c| c.differs).map(|c| c.name.clone()).collect();
     if flags.json {
-        crate::json::print("diff", &Report { env: &environment.name, services: compared });
+        crate::json::print(out, "diff", &Report { env: &environment.name, services: compared });
     }
     if flags.exit_code && !differing.is_empty() {
         let n = differing.len();

@@ -8,20 +8,20 @@ use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 
 use crate::flags::{Cli, Docs};
-use crate::output::say;
+use crate::report::{say, Reporter};
 
 /// The lines between which the reference stands; everything else in the README is left alone.
 const BEGIN: &str =
     "<!-- command reference: written by `cargo xtask docs` from --help; do not edit by hand -->";
 const END: &str = "<!-- end of command reference -->";
 
-pub(crate) fn run(flags: Docs) -> Result<()> {
+pub(crate) fn run(flags: Docs, out: &Reporter) -> Result<()> {
     let readme = readme()?;
     let text = std::fs::read_to_string(&readme).with_context(|| format!("read {}", readme.display()))?;
     let updated = with_reference(&text, &reference())
         .with_context(|| format!("{} has no command reference to keep up to date", readme.display()))?;
     if updated == text {
-        say!("{}: the command reference is up to date", readme.display());
+        say!(out, "{}: the command reference is up to date", readme.display());
         return Ok(());
     }
     if flags.check {
@@ -32,7 +32,7 @@ pub(crate) fn run(flags: Docs) -> Result<()> {
         );
     }
     crate::files::write_atomic(&readme, updated.as_bytes(), 0o644)?;
-    say!("{}: command reference written", readme.display());
+    say!(out, "{}: command reference written", readme.display());
     Ok(())
 }
 

@@ -2,7 +2,6 @@
 //! with its fix. A check that cannot run because an earlier one failed says
 //! so instead of failing a second time for the same reason.
 
-use crate::output::say;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -19,19 +18,20 @@ use crate::git::{Git, Revision};
 use crate::net::{self, Endpoint};
 use crate::project::{Environment, Project, Service};
 use crate::render::{registry_host, render_all, Scope, Secrets};
+use crate::report::{say, Reporter};
 use crate::tasks::{dev_env, plural, pre_push, runtime};
 
 /// The longest any one AWS or engine check may take; the SDK retries
 /// within it.
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 
-pub(crate) fn run(flags: Doctor) -> Result<()> {
+pub(crate) fn run(flags: Doctor, out: &Reporter) -> Result<()> {
     let mut found = Vec::new();
     let mut push = |finding: Finding| {
         if flags.json {
-            crate::ci::record(finding.check, &finding.summary);
+            out.record(finding.check, &finding.summary);
         } else {
-            findings::print(&finding);
+            findings::print(out, &finding);
         }
         found.push(finding);
     };
@@ -108,13 +108,17 @@ pub(crate) fn run(flags: Doctor) -> Result<()> {
 
     if flags.json {
         let failed = found.iter().any(|f| f.status == findings::Status::Fail);
-        crate::json::print("doctor", &Report { ok: !failed, findings: &found });
+        crate::json::print(out, "doctor", &Report { ok: !failed, findings: &found });
         findings::verdict("doctor", &found)?;
         return Ok(());
     }
     let n = findings::verdict("doctor", &found)?;
     let warnings = found.iter().filter(|f| f.status == findings::Status::Warn).count();
-    say!("doctor: {n} checks, no problem found{}", if warnings > 0 { " (see the warnings)" } else { "" });
+    say!(
+        out,
+        "doctor: {n} checks, no problem found{}",
+        if warnings > 0 { " (see the warnings)" } else { "" }
+    );
     Ok(())
 }
 

@@ -10,9 +10,10 @@ use crate::ecs::exec::RunningTask;
 use crate::ecs::Ecs;
 use crate::findings::{self, Finding};
 use crate::flags::ExecFlags;
+use crate::report::{show, Reporter};
 use crate::tasks::{runtime, Workspace};
 
-pub(crate) fn run(flags: ExecFlags) -> Result<()> {
+pub(crate) fn run(flags: ExecFlags, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     if service.task_definition_template.is_none() {
@@ -65,7 +66,7 @@ pub(crate) fn run(flags: ExecFlags) -> Result<()> {
          https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html",
     ));
     for finding in &found {
-        findings::print(finding);
+        findings::print(out, finding);
     }
     findings::verdict("exec", &found)?;
     let (task, container) = target.context("a task was chosen when every check passed")?;
@@ -86,7 +87,7 @@ pub(crate) fn run(flags: ExecFlags) -> Result<()> {
         &command,
     ];
     if flags.dry_run {
-        println!("would run: aws {}", shell_words(&args.map(str::to_string)));
+        show!(out, "would run: aws {}", shell_words(&args.map(str::to_string)));
         return Ok(());
     }
     let sh = Shell::new()?;

@@ -5,10 +5,11 @@ use anyhow::{bail, Result};
 use crate::ecs::Ecs;
 use crate::flags::History;
 use crate::history;
+use crate::report::{show, Reporter};
 use crate::taskdef::short_name;
 use crate::tasks::{plural, runtime, Workspace};
 
-pub(crate) fn run(flags: History) -> Result<()> {
+pub(crate) fn run(flags: History, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     if service.task_definition_template.is_none() {
@@ -24,7 +25,8 @@ pub(crate) fn run(flags: History) -> Result<()> {
         let state = ecs.service(&service.ecs_service).await?;
         let entries = history::read(&ecs.tags(&state.arn).await?);
         let n = entries.len();
-        println!(
+        show!(
+            out,
             "{} (ECS service {}, cluster {cluster}): {n} release{} recorded, newest first",
             service.name,
             service.ecs_service,
@@ -37,7 +39,8 @@ pub(crate) fn run(flags: History) -> Result<()> {
             let commit: String = entry.commit.chars().take(12).collect();
             let commit = if commit.is_empty() { "-".to_string() } else { commit };
             let now = if Some(i) == current { "  <- runs now" } else { "" };
-            println!(
+            show!(
+                out,
                 "  #{:<3} {}  {:<24} {commit:<12}  {}{now}",
                 entry.number,
                 entry.time,
@@ -46,7 +49,7 @@ pub(crate) fn run(flags: History) -> Result<()> {
             );
         }
         if current.is_none() {
-            println!("  (it runs {running}, which no recorded release deployed)");
+            show!(out, "  (it runs {running}, which no recorded release deployed)");
         }
         Ok(())
     })

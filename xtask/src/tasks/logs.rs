@@ -10,13 +10,14 @@ use crate::ecs::Ecs;
 use crate::executor::scheduler::{Signals, Stop};
 use crate::flags::LogsFlags;
 use crate::logs::{self, Line, Logs, Source};
+use crate::report::{show, Reporter};
 use crate::taskdef::short_name;
 use crate::tasks::{runtime, Workspace};
 
 /// How often `--follow` asks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
-pub(crate) fn run(flags: LogsFlags) -> Result<()> {
+pub(crate) fn run(flags: LogsFlags, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     if service.task_definition_template.is_none() {
@@ -43,7 +44,7 @@ pub(crate) fn run(flags: LogsFlags) -> Result<()> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let mut since = i64::try_from(now.saturating_sub(flags.since).as_millis()).unwrap_or(0);
         let mut seen = HashSet::new();
-        since = show(&clients, since, flags.task.as_deref(), &mut seen).await?;
+        since = show_new_lines(out, &clients, since, flags.task.as_deref(), &mut seen).await?;
         if !flags.follow {
             return Ok(());
         }
@@ -52,7 +53,7 @@ pub(crate) fn run(flags: LogsFlags) -> Result<()> {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(FOLLOW_EVERY) => {
-                    since = show(&clients, since, flags.task.as_deref(), &mut seen).await?;
+                    since = show_new_lines(out, &clients, since, flags.task.as_deref(), &mut seen).await?;
                 }
                 _ = stop.recv() => return Ok(()),
             }
@@ -63,7 +64,8 @@ pub(crate) fn run(flags: LogsFlags) -> Result<()> {
 /// Prints the lines from `since` on that were not printed before; answers
 /// the time to ask from next (the newest line's: lines of the same
 /// millisecond may still arrive, and `seen` skips those shown).
-async fn show(
+async fn show_new_lines(
+    out: &Reporter,
     clients: &[(Logs, &Source)],
     since: i64,
     task: Option<&str>,
@@ -78,7 +80,7 @@ async fn show(
     for line in lines {
         newest = newest.max(line.timestamp);
         if seen.insert(line.id.clone()) {
-            println!("{}", line.shown());
+            show!(out, "{}", line.shown());
         }
     }
     Ok(newest)

@@ -22,7 +22,6 @@ pub(crate) mod status;
 pub(crate) mod test;
 pub(crate) mod up;
 
-use crate::output::say;
 use anyhow::Result;
 
 use crate::deploy::WaitOptions;
@@ -34,6 +33,7 @@ use crate::preview::Preview;
 
 use crate::project::Service;
 use crate::render::{Rendered, Scope, Secrets};
+use crate::report::{say, Reporter};
 pub(crate) use crate::workspace::{plural, runtime, Workspace};
 
 impl Workspace {
@@ -45,6 +45,7 @@ impl Workspace {
         run: &RunFlags,
         push: bool,
         preview: &DryRun,
+        out: &Reporter,
     ) -> Result<()> {
         let chosen = self.project.select(names)?;
         let services = plan::with_build_dependencies(&self.project, &chosen);
@@ -53,18 +54,17 @@ impl Workspace {
         if preview.dry_run {
             let rendered = self.render(&services, Scope::Images, Secrets::Redact)?;
             let command = if push { "push" } else { "build" };
-            Preview::new(command, self, &plan, &rendered)?.print_dry_run(preview.json);
+            Preview::new(command, self, &plan, &rendered)?.print_dry_run(out, preview.json);
             return Ok(());
         }
         let rendered = self.render(&services, Scope::Images, Secrets::Reveal)?;
         let options = executor::Options {
             jobs: run.jobs,
             force: run.force,
-            verbose: crate::output::verbose(),
             force_deploy: false,
             wait: WaitOptions { timeout: std::time::Duration::ZERO, poll: std::time::Duration::ZERO },
         };
-        self.execute(&plan, rendered, options)?;
+        self.execute(&plan, rendered, options, out)?;
         Ok(())
     }
 
@@ -74,8 +74,9 @@ impl Workspace {
         plan: &Plan,
         rendered: Vec<(&Service, Rendered)>,
         options: executor::Options,
+        out: &Reporter,
     ) -> Result<Summary> {
-        self.run_plan(plan, rendered, options, None, None)
+        self.run_plan(plan, rendered, options, None, None, out)
     }
 
     /// Runs a rollback's plan (deploy and wait) to the revision given.
@@ -84,8 +85,9 @@ impl Workspace {
         plan: &Plan,
         options: executor::Options,
         to: RollbackTo,
+        out: &Reporter,
     ) -> Result<Summary> {
-        self.run_plan(plan, Vec::new(), options, Some(to), None)
+        self.run_plan(plan, Vec::new(), options, Some(to), None, out)
     }
 
     /// Runs a one-off task's plan (`cargo xtask run`).
@@ -95,8 +97,9 @@ impl Workspace {
         rendered: Vec<(&Service, Rendered)>,
         options: executor::Options,
         task: OneOff,
+        out: &Reporter,
     ) -> Result<Summary> {
-        self.run_plan(plan, rendered, options, None, Some(task))
+        self.run_plan(plan, rendered, options, None, Some(task), out)
     }
 
     fn run_plan(
@@ -106,18 +109,19 @@ impl Workspace {
         options: executor::Options,
         rollback: Option<RollbackTo>,
         one_off: Option<OneOff>,
+        out: &Reporter,
     ) -> Result<Summary> {
         let needs = Needs::of(plan, self);
         runtime()?.block_on(async {
             let executor =
-                executor::Executor::prepare(self, rendered, options, needs, rollback, one_off).await?;
+                executor::Executor::prepare(self, rendered, options, needs, rollback, one_off, out).await?;
             executor.run(plan).await
         })
     }
 
     /// The last line of a release or deploy in which every step found its
     /// work done already.
-    pub(crate) fn report_nothing_to_do(&self, summary: &Summary, services: &[&Service]) {
+    pub(crate) fn report_nothing_to_do(&self, summary: &Summary, services: &[&Service], out: &Reporter) {
         if summary.changed != 0 {
             return;
         }
@@ -145,7 +149,7 @@ impl Workspace {
             let n = built.len();
             parts.push(format!("{n} built only ({})", at(&built)));
         }
-        say!("nothing to do: {}", parts.join("; "));
+        say!(out, "nothing to do: {}", parts.join("; "));
     }
 }
 

@@ -2,7 +2,6 @@
 //! runs, so a broken template or a committed secret never leaves the
 //! machine. No network, no engine, no AWS: it must finish in seconds.
 
-use crate::output::say;
 use std::path::Path;
 use std::time::Instant;
 
@@ -15,16 +14,17 @@ use crate::flags::PrePush;
 use crate::git::{Git, PathState};
 use crate::project::{Environment, Project};
 use crate::render::{render_all, Scope, Secrets};
+use crate::report::{say, Reporter};
 use crate::tasks::dev_env::{self, FileState};
 use crate::tasks::plural;
 
-pub(crate) fn run(_flags: PrePush) -> Result<()> {
+pub(crate) fn run(_flags: PrePush, out: &Reporter) -> Result<()> {
     let started = Instant::now();
     let project = Project::discover()?;
-    let found = checks(&project);
+    let found = checks(&project, out);
     match findings::verdict("pre-push", &found) {
         Ok(n) => {
-            say!("pre-push: {n} checks passed in {:.1}s", started.elapsed().as_secs_f64());
+            say!(out, "pre-push: {n} checks passed in {:.1}s", started.elapsed().as_secs_f64());
             Ok(())
         }
         Err(e) => Err(anyhow!(
@@ -35,10 +35,10 @@ pub(crate) fn run(_flags: PrePush) -> Result<()> {
 
 /// Every offline check, each printed as soon as it is done; `cargo fmt
 /// --check` is one of them when the project is a Cargo workspace.
-pub(crate) fn checks(project: &Project) -> Vec<Finding> {
+pub(crate) fn checks(project: &Project, out: &Reporter) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut push = |finding: Finding| {
-        findings::print(&finding);
+        findings::print(out, &finding);
         found.push(finding);
     };
 

@@ -3,12 +3,13 @@
 use anyhow::Result;
 
 use crate::flags::Push;
+use crate::report::Reporter;
 use crate::tasks::Workspace;
 
-pub(crate) fn run(flags: Push) -> Result<()> {
+pub(crate) fn run(flags: Push, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     if !flags.preview.dry_run {
         workspace.require_clean(flags.allow_dirty)?;
     }
-    workspace.images(&flags.services.names, &flags.run, true, &flags.preview)
+    workspace.images(&flags.services.names, &flags.run, true, &flags.preview, out)
 }

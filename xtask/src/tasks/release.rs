@@ -7,9 +7,10 @@ use crate::flags::Release;
 use crate::plan;
 use crate::preview::Preview;
 use crate::render::{Scope, Secrets};
+use crate::report::Reporter;
 use crate::tasks::Workspace;
 
-pub(crate) fn run(flags: Release) -> Result<()> {
+pub(crate) fn run(flags: Release, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let project = &workspace.project;
     let chosen = project.select(&flags.services.names)?;
@@ -20,12 +21,12 @@ pub(crate) fn run(flags: Release) -> Result<()> {
     let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
     let preview = Preview::new("release", &workspace, &plan, &rendered)?;
     if flags.preview.dry_run {
-        preview.print_dry_run(flags.preview.json);
+        preview.print_dry_run(out, flags.preview.json);
         return Ok(());
     }
     // Before a release the plan is progress, which -q leaves out.
-    if !crate::output::quiet() {
-        print!("{preview}");
+    if !out.quiet() {
+        out.text(&preview);
     }
     workspace.require_clean(flags.allow_dirty)?;
     workspace.require_consent(&flags.confirm)?;
@@ -34,16 +35,15 @@ pub(crate) fn run(flags: Release) -> Result<()> {
         .filter(|s| s.task_definition_template.is_some())
         .map(|s| s.cluster(&workspace.environment))
         .collect();
-    let _locks = crate::lock::acquire(&workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
+    let _locks = crate::lock::acquire(out, &workspace.environment, &clusters, flags.deploy.wait_for_lock)?;
     let rendered = workspace.render(&services, Scope::Release, Secrets::Reveal)?;
     let options = Options {
         jobs: flags.run.jobs,
         force: flags.run.force,
-        verbose: crate::output::verbose(),
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    let summary = workspace.execute(&plan, rendered, options)?;
-    workspace.report_nothing_to_do(&summary, &chosen);
+    let summary = workspace.execute(&plan, rendered, options, out)?;
+    workspace.report_nothing_to_do(&summary, &chosen, out);
     Ok(())
 }

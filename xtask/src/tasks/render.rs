@@ -5,9 +5,10 @@ use anyhow::Result;
 
 use crate::flags::Render;
 use crate::render::{Scope, Secrets};
+use crate::report::{show, Reporter};
 use crate::tasks::Workspace;
 
-pub(crate) fn run(flags: Render) -> Result<()> {
+pub(crate) fn run(flags: Render, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let services = workspace.project.select(&flags.services.names)?;
     let rendered = workspace.render(&services, Scope::All, Secrets::Redact)?;
@@ -24,18 +25,18 @@ pub(crate) fn run(flags: Render) -> Result<()> {
         for (text, template, what) in sections {
             let (Some(text), Some(template)) = (text, template) else { continue };
             if !first {
-                println!();
+                out.show("");
             }
             first = false;
-            println!("==> {} {what} (templates/{template}, env {})", service.name, flags.env);
-            print!("{text}");
+            show!(out, "==> {} {what} (templates/{template}, env {})", service.name, flags.env);
+            out.text(&text);
             if !text.ends_with('\n') {
-                println!();
+                out.show("");
             }
         }
     }
     if first {
-        println!("no templates for the selected services: nothing to render");
+        show!(out, "no templates for the selected services: nothing to render");
     }
     Ok(())
 }

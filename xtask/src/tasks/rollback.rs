@@ -1,7 +1,5 @@
 //! `cargo xtask rollback`: back to the last good release, or a chosen one.
 
-use crate::output::say;
-
 use anyhow::{bail, Context, Result};
 use bollard::auth::DockerCredentials;
 
@@ -14,13 +12,14 @@ use crate::flags::Rollback;
 use crate::history;
 use crate::plan;
 use crate::render::registry_host;
+use crate::report::{say, show, Reporter};
 use crate::taskdef::{self, short_name};
 use crate::tasks::{runtime, Workspace};
 
 /// How many revisions back `--to COMMIT` looks.
 const SEARCHED_REVISIONS: usize = 50;
 
-pub(crate) fn run(flags: Rollback) -> Result<()> {
+pub(crate) fn run(flags: Rollback, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     if service.task_definition_template.is_none() {
@@ -38,7 +37,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
     let cluster = service.cluster(environment);
     let _locks = match flags.dry_run {
         true => None,
-        false => Some(crate::lock::acquire(environment, &[cluster], flags.deploy.wait_for_lock)?),
+        false => Some(crate::lock::acquire(out, environment, &[cluster], flags.deploy.wait_for_lock)?),
     };
     let name = service.ecs_service.as_str();
     // Which revision to go back to, worked out before anything changes; `None`
@@ -104,7 +103,7 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         };
         let force = flags.deploy.force_new_deployment;
         if short_name(&target) == short_name(&current) && !force {
-            say!("{name} runs {} already: nothing to do", short_name(&target));
+            say!(out, "{name} runs {} already: nothing to do", short_name(&target));
             return Ok(None);
         }
         let definition = ecs.task_definition(&target).await?.context("the target revision vanished")?;
@@ -114,17 +113,18 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
         }
         if flags.dry_run {
             let commit = if commit.is_empty() { "unknown".to_string() } else { commit.chars().take(12).collect() };
-            println!("rollback plan: env {}, ECS service {name} in cluster {cluster}", environment.name);
-            println!("  update  {name}: {} -> {} (image commit {commit})", short_name(&current), short_name(&target));
-            println!(
+            show!(out, "rollback plan: env {}, ECS service {name} in cluster {cluster}", environment.name);
+            show!(out, "  update  {name}: {} -> {} (image commit {commit})", short_name(&current), short_name(&target));
+            show!(
+                out,
                 "  check   {}",
                 if flags.force { "none (--force): the images are not looked for" } else { "its images are in their registry" }
             );
-            println!("  wait    until the rollout completes with every task running; record it in the history");
-            say!("dry run: nothing was changed");
+            show!(out, "  wait    until the rollout completes with every task running; record it in the history");
+            say!(out, "dry run: nothing was changed");
             return Ok(None);
         }
-        say!("rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
+        say!(out, "rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
         Ok(Some(RollbackTo { service: service.name.clone(), revision: target, commit }))
     })?;
     let Some(to) = decided else { return Ok(()) };
@@ -133,11 +133,10 @@ pub(crate) fn run(flags: Rollback) -> Result<()> {
     let options = Options {
         jobs: 1,
         force: false,
-        verbose: crate::output::verbose(),
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    workspace.roll_back(&plan::rollback(service), options, to)?;
+    workspace.roll_back(&plan::rollback(service), options, to, out)?;
     Ok(())
 }
 

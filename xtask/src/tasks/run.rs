@@ -10,9 +10,10 @@ use crate::flags::RunTaskFlags;
 use crate::plan;
 use crate::preview::Preview;
 use crate::render::{Scope, Secrets};
+use crate::report::Reporter;
 use crate::tasks::Workspace;
 
-pub(crate) fn run(flags: RunTaskFlags) -> Result<()> {
+pub(crate) fn run(flags: RunTaskFlags, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let service = workspace.project.select(std::slice::from_ref(&flags.service))?[0];
     if service.task_definition_template.is_none() {
@@ -24,7 +25,7 @@ pub(crate) fn run(flags: RunTaskFlags) -> Result<()> {
     let plan = plan::one_off(service, flags.current);
     if flags.preview.dry_run {
         let rendered = workspace.render(&[service], Scope::Release, Secrets::Redact)?;
-        Preview::new("run", &workspace, &plan, &rendered)?.print_dry_run(flags.preview.json);
+        Preview::new("run", &workspace, &plan, &rendered)?.print_dry_run(out, flags.preview.json);
         return Ok(());
     }
     workspace.require_consent(&flags.confirm)?;
@@ -36,11 +37,10 @@ pub(crate) fn run(flags: RunTaskFlags) -> Result<()> {
     let options = Options {
         jobs: 4,
         force: false,
-        verbose: crate::output::verbose(),
         force_deploy: false,
         wait: crate::deploy::WaitOptions { timeout: flags.timeout, poll: flags.poll_interval },
     };
     let task = OneOff { command: flags.command, container: flags.container };
-    workspace.run_one_off(&plan, rendered, options, task)?;
+    workspace.run_one_off(&plan, rendered, options, task, out)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::ecs::{self, Ecs};
 use crate::identity::ImageRef;
 use crate::project::Service;
 use crate::render::registry_host;
+use crate::report::{show, Reporter};
 use crate::taskdef::{self, short_name};
 use crate::tasks::{plural, runtime, Workspace};
 
@@ -68,12 +69,18 @@ struct Release {
     commit: String,
 }
 
-pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
+pub(crate) fn run(flags: crate::flags::Status, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let services = workspace.project.select(&flags.services.names)?;
     let environment = &workspace.environment;
     if !flags.json {
-        println!("env {}, cluster {}, region {}", environment.name, environment.cluster, environment.region);
+        show!(
+            out,
+            "env {}, cluster {}, region {}",
+            environment.name,
+            environment.cluster,
+            environment.region
+        );
     }
     let shown = runtime()?.block_on(async {
         let session = Ecs::connect(&environment.region, &environment.cluster).await;
@@ -88,7 +95,7 @@ pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
             let state = state.unwrap_or_else(|e| State::Unreadable { error: format!("{e:#}") });
             let service = Shown { name: service.name.clone(), state };
             if !flags.json {
-                print!("{}", text(&service));
+                out.text(text(&service));
             }
             shown.push(service);
         }
@@ -101,7 +108,7 @@ pub(crate) fn run(flags: crate::flags::Status) -> Result<()> {
         .collect();
     if flags.json {
         let (env, cluster, region) = (&environment.name, &environment.cluster, &environment.region);
-        crate::json::print("status", &Report { env, cluster, region, services: shown });
+        crate::json::print(out, "status", &Report { env, cluster, region, services: shown });
     }
     if !unreadable.is_empty() {
         let n = unreadable.len();

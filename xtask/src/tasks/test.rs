@@ -10,6 +10,7 @@ use serde::Deserialize;
 use xshell::{cmd, Shell};
 
 use crate::flags::Test;
+use crate::report::{show, Reporter};
 use crate::workspace::find_program;
 
 /// The list, compiled in so the command works from any folder.
@@ -59,7 +60,7 @@ fn tools() -> Vec<Tool> {
     toml::from_str::<Tools>(TOOLS).expect("xtask/tests/tools.toml is a valid list").tool
 }
 
-pub(crate) fn run(flags: Test) -> Result<()> {
+pub(crate) fn run(flags: Test, out: &Reporter) -> Result<()> {
     let tools = tools();
     let missing: Vec<&Tool> = tools.iter().filter(|t| !t.present()).collect();
     if !missing.is_empty() {
@@ -68,7 +69,7 @@ pub(crate) fn run(flags: Test) -> Result<()> {
         if flags.no_install {
             bail!("the tests need programs this machine lacks:\n{}", lines.join("\n"));
         }
-        println!("test: installing what the tests need:\n{}", lines.join("\n"));
+        show!(out, "test: installing what the tests need:\n{}", lines.join("\n"));
         install(&missing)?;
         let still: Vec<String> = missing
             .iter()
@@ -89,7 +90,8 @@ pub(crate) fn run(flags: Test) -> Result<()> {
              or set DOCKER_HOST to one that runs; the image tests build and run images"
         );
     }
-    println!(
+    show!(
+        out,
         "test: {} programs present, Docker Engine {}",
         tools.len(),
         String::from_utf8_lossy(&engine.stdout).trim()

@@ -10,18 +10,18 @@ use crate::docker::containers::Container;
 use crate::docker::Engine;
 use crate::flags::{Down, DryRun, RunFlags, Up};
 use crate::identity::ImageRef;
-use crate::output::say;
 use crate::render::registry_host;
+use crate::report::{say, show, Reporter};
 use crate::tasks::{dev_env, plural, runtime, Workspace};
 
 /// How many of a failed container's last log lines are shown.
 const LOG_LINES: usize = 20;
 
-pub(crate) fn up(flags: Up) -> Result<()> {
+pub(crate) fn up(flags: Up, out: &Reporter) -> Result<()> {
     let workspace = Workspace::load(&flags.env)?;
     let compose = Compose::find(&workspace.project.root)?;
     // Compose reads the env files the stack names, so they come first.
-    dev_env::write(&workspace, false)?;
+    dev_env::write(&workspace, false, out)?;
     // The stack's own services are built here; any other (a database from a
     // public image, say) is left to compose.
     let stack: Vec<String> =
@@ -33,7 +33,7 @@ pub(crate) fn up(flags: Up) -> Result<()> {
         );
     }
     let run = RunFlags { jobs: 4, force: false };
-    workspace.images(&stack, &run, false, &DryRun { dry_run: false, json: false })?;
+    workspace.images(&stack, &run, false, &DryRun { dry_run: false, json: false }, out)?;
     let registry = registry_host(&workspace.environment);
     let images: Vec<(String, String, String)> = stack
         .iter()
@@ -45,7 +45,7 @@ pub(crate) fn up(flags: Up) -> Result<()> {
         })
         .collect();
     compose.write_images(&images)?;
-    say!("wrote     {OVERRIDE_FILE} ({} image{})", images.len(), plural(images.len()));
+    say!(out, "wrote     {OVERRIDE_FILE} ({} image{})", images.len(), plural(images.len()));
     compose.up()?;
     let containers = compose.containers()?;
     let ready = runtime()?.block_on(wait_until_healthy(&containers, flags.timeout))?;
@@ -53,17 +53,17 @@ pub(crate) fn up(flags: Up) -> Result<()> {
         let health = container.health.as_deref().unwrap_or("running, no health check");
         let urls: Vec<String> =
             container.ports.iter().map(|(outside, _)| format!("http://127.0.0.1:{outside}")).collect();
-        println!("{:<10} {health:<10} {}", container.service, urls.join(" "));
+        show!(out, "{:<10} {health:<10} {}", container.service, urls.join(" "));
     }
-    say!("up: {} container{} ready; `cargo xtask down` stops them", ready.len(), plural(ready.len()));
+    say!(out, "up: {} container{} ready; `cargo xtask down` stops them", ready.len(), plural(ready.len()));
     Ok(())
 }
 
-pub(crate) fn down(_flags: Down) -> Result<()> {
+pub(crate) fn down(_flags: Down, out: &Reporter) -> Result<()> {
     let root = crate::project::Project::discover()?.root;
     let compose = Compose::find(&root)?;
     compose.down()?;
-    say!("down: the stack is stopped");
+    say!(out, "down: the stack is stopped");
     Ok(())
 }
 

@@ -149,7 +149,8 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn run_plan(plan: &Plan, runner: &Scripted, jobs: usize, stop: After) -> Result<Summary> {
-    runtime().block_on(run(plan, runner, jobs, &Progress::new(), stop))
+    let out = crate::report::Reporter::recording(crate::report::Level::Normal);
+    runtime().block_on(run(plan, runner, jobs, &Progress::new(&out), stop))
 }
 
 #[test]
