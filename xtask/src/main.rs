@@ -27,6 +27,7 @@ mod logs;
 mod net;
 mod plan;
 mod preview;
+mod program;
 mod project;
 mod render;
 mod report;

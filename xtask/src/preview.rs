@@ -6,15 +6,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::identity::ImageRef;
-use crate::plan::{Plan, Step};
-use crate::project::Service;
-use crate::render::{registry_host, Rendered};
+use crate::program::Program;
 use crate::report::{say, Reporter};
-use crate::workspace::{plural, Workspace};
+use crate::workspace::plural;
 
 /// A plan as a user reads it. Field by field, it is the `--json` document.
 #[derive(Serialize)]
@@ -52,16 +50,12 @@ struct PlannedStep {
 }
 
 impl Preview {
-    pub(crate) fn new(
-        command: &'static str,
-        workspace: &Workspace,
-        plan: &Plan,
-        rendered: &[(&Service, Rendered)],
-    ) -> Result<Preview> {
+    /// The program as a user reads it: every step's detail is its action's
+    /// `Display`, the same values the executor runs.
+    pub(crate) fn new(command: &'static str, program: &Program<'_>) -> Result<Preview> {
+        let workspace = program.workspace;
         let environment = &workspace.environment;
-        let registry = registry_host(environment);
-        // The plan as the executor runs it.
-        let plan = &crate::executor::link_images(plan, workspace, rendered.iter().map(|(s, r)| (&s.name, r)));
+        let plan = &program.plan;
         let mut stages = Vec::new();
         for stage in plan.stages()? {
             let mut steps = Vec::new();
@@ -72,11 +66,12 @@ impl Preview {
                     verb: node.step.verb(),
                     service: node.step.service().map(str::to_string),
                     after: node.deps.iter().map(|&d| plan.nodes[d].step.to_string()).collect(),
-                    detail: step_detail(workspace, &node.step, &registry, rendered)?,
+                    detail: program.detail(i).to_string(),
                 });
             }
             stages.push(steps);
         }
+        let services = program.services();
         Ok(Preview {
             command,
             dry_run: true,
@@ -87,13 +82,15 @@ impl Preview {
             region: environment.region.clone(),
             cluster: environment.cluster.clone(),
             protected: environment.protected,
-            services: rendered.iter().map(|(s, _)| s.name.clone()).collect(),
-            images: rendered
+            services: services.iter().map(|s| s.name.clone()).collect(),
+            images: services
                 .iter()
-                .map(|(s, _)| (s.name.clone(), ImageRef::of(&registry, s, &workspace.revision).to_string()))
+                .map(|s| {
+                    (s.name.clone(), ImageRef::of(&program.registry, s, &workspace.revision).to_string())
+                })
                 .collect(),
             stages,
-            registry,
+            registry: program.registry.clone(),
         })
     }
 
@@ -141,98 +138,4 @@ impl fmt::Display for Preview {
         }
         Ok(())
     }
-}
-
-fn step_detail(
-    workspace: &Workspace,
-    step: &Step,
-    registry: &str,
-    rendered: &[(&Service, Rendered)],
-) -> Result<String> {
-    let environment = &workspace.environment;
-    let find = |name: &str| {
-        rendered.iter().find(|(s, _)| s.name == name).context("a planned service was not rendered")
-    };
-    Ok(match step {
-        Step::Revision => format!(
-            "commit {}{}",
-            workspace.revision.sha,
-            if workspace.revision.tags.is_empty() {
-                String::new()
-            } else {
-                format!(", tags {}", workspace.revision.tags.join(", "))
-            }
-        ),
-        Step::Render(name) => {
-            let (service, outputs) = find(name)?;
-            // The env template counts only where the task definition reads it (`service_env`).
-            let env_template = service.env_template.as_ref().filter(|_| outputs.env_file.is_some());
-            let templates: Vec<String> = [env_template, service.task_definition_template.as_ref()]
-                .into_iter()
-                .flatten()
-                .map(|t| format!("templates/{t}"))
-                .collect();
-            templates.join(", ")
-        }
-        Step::Prebuild(name) => {
-            let (service, _) = find(name)?;
-            let argv = service.prebuild.as_deref().unwrap_or_default();
-            format!("run `{}` in {}", argv.join(" "), service.dir.display())
-        }
-        Step::Build(name) => {
-            let (service, outputs) = find(name)?;
-            let args: Vec<String> = outputs.build_args.keys().map(|k| format!("--build-arg {k}")).collect();
-            format!(
-                "{} (context {}) for {}{}{} -> {}",
-                service.dockerfile.display(),
-                service.context.display(),
-                service.platform,
-                if args.is_empty() { "" } else { ", " },
-                args.join(" "),
-                ImageRef::of(registry, service, &workspace.revision)
-            )
-        }
-        Step::RegistryAuth => format!("token for {registry}"),
-        Step::EnsureRepository(name) => {
-            let (service, _) = find(name)?;
-            format!("repository {} in {}", service.repository, environment.region)
-        }
-        Step::Push(name) => {
-            let (service, _) = find(name)?;
-            format!("{}, unless the registry has it", ImageRef::of(registry, service, &workspace.revision))
-        }
-        Step::Locate(name) => {
-            let (service, _) = find(name)?;
-            format!("{} must be in the registry", ImageRef::of(registry, service, &workspace.revision))
-        }
-        Step::Register(name) => {
-            let (_, outputs) = find(name)?;
-            let family = outputs
-                .task_definition
-                .as_ref()
-                .map(|definition| definition.family())
-                .context("a service that is registered has a task definition")?;
-            format!("task definition family {family}, image pinned to its digest, unless unchanged")
-        }
-        Step::Deploy(name) => {
-            let (service, _) = find(name)?;
-            format!(
-                "ECS service {} in cluster {}, unless it runs the revision already",
-                service.ecs_service,
-                service.cluster(environment)
-            )
-        }
-        Step::Wait(_) => "until the rollout completes with every task running, else roll back".to_string(),
-        Step::BeforeDeploy(name) => {
-            let (service, _) = find(name)?;
-            let argv = service.before_deploy.as_deref().unwrap_or_default();
-            format!(
-                "run `{}` as a one-off task of the registered revision; a failure deploys nothing",
-                argv.join(" ")
-            )
-        }
-        Step::RunTask(_) => {
-            "a one-off task of the service's task definition, followed until it stops".to_string()
-        }
-    })
 }

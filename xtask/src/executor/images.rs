@@ -1,7 +1,7 @@
 //! The image steps: a service's prebuild command and its build, skipped
 //! when the image of its commit is on the engine or in the registry already.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
@@ -31,7 +31,7 @@ impl<B: Backend> Executor<'_, B> {
         let commit = self.workspace.git.image_commit_at(&before, inputs)?;
         // The same build arguments as now: usually what the previous image was built with.
         let tag = crate::identity::tag(&commit, image.build_args_digest.as_deref(), false);
-        let reference = ImageRef::tagged(&self.registry, service, &tag).to_string();
+        let reference = ImageRef::tagged(self.registry, service, &tag).to_string();
         let credentials = ecr.credentials().await.ok()?;
         match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(_)) => Some(reference),
@@ -43,11 +43,10 @@ impl<B: Backend> Executor<'_, B> {
     /// may be reused: on the engine, or (when this run pushes) in the
     /// registry, so a fresh CI machine does not rebuild what was pushed.
     /// Never for uncommitted changes, whose tag does not say what is in it.
-    async fn reusable_image(&self, service: &Service) -> Result<Option<&'static str>> {
+    async fn reusable_image(&self, service: &Service, image: &ImageRef) -> Result<Option<&'static str>> {
         if self.options.force || self.workspace.revision.image(&service.name).dirty {
             return Ok(None);
         }
-        let image = self.image(service);
         if self.engine().has_image(&image.to_string()).await? {
             return Ok(Some("exists"));
         }
@@ -64,17 +63,23 @@ impl<B: Backend> Executor<'_, B> {
 
     /// The prebuild command; hands on where the image is already, so the
     /// build after it does not ask again.
-    pub(super) async fn prebuild(&self, service: &Service) -> Result<Finished<StepOutput>> {
-        let found = self.reusable_image(service).await?;
+    pub(super) async fn prebuild(
+        &self,
+        service: &Service,
+        command: &[String],
+        image: &ImageRef,
+    ) -> Result<Finished<StepOutput>> {
+        let found = self.reusable_image(service, image).await?;
         let outcome = match found {
-            Some(where_) => Outcome::Skipped(format!("{} {where_}", self.image(service))),
-            None => self.run_prebuild(service).await?,
+            Some(where_) => Outcome::Skipped(format!("{image} {where_}")),
+            None => self.run_prebuild(service, command).await?,
         };
         Ok(Finished { outcome, output: StepOutput::Reusable(found) })
     }
 
-    async fn run_prebuild(&self, service: &Service) -> Result<Outcome> {
-        let argv = service.prebuild.clone().unwrap_or_default();
+    async fn run_prebuild(&self, service: &Service, argv: &[String]) -> Result<Outcome> {
+        let command = argv.join(" ");
+        let argv = argv.to_vec();
         let dir = self.workspace.project.root.join(&service.dir);
         let started = Instant::now();
         let output = tokio::task::spawn_blocking(move || {
@@ -86,7 +91,6 @@ impl<B: Backend> Executor<'_, B> {
         .await
         .context("the prebuild thread stopped")?
         .with_context(|| format!("run the prebuild command of {}", service.name))?;
-        let command = service.prebuild.as_deref().unwrap_or_default().join(" ");
         if !output.status.success() {
             bail!(
                 "`{command}` in {} exited with {}:\n{}{}",
@@ -99,11 +103,17 @@ impl<B: Backend> Executor<'_, B> {
         Ok(Outcome::Done(format!("ran `{command}` ({:.1}s)", started.elapsed().as_secs_f64())))
     }
 
-    pub(super) async fn build(&self, service: &Service, inputs: Inputs<'_>) -> Result<Outcome> {
-        let tag = self.image(service).to_string();
+    pub(super) async fn build(
+        &self,
+        service: &Service,
+        image_ref: &ImageRef,
+        build_args: &BTreeMap<String, String>,
+        inputs: Inputs<'_>,
+    ) -> Result<Outcome> {
+        let tag = image_ref.to_string();
         let found = match inputs.reusable() {
             Some(found) => found,
-            None => self.reusable_image(service).await?,
+            None => self.reusable_image(service, image_ref).await?,
         };
         if let Some(where_) = found {
             return Ok(Outcome::Skipped(format!("{tag} {where_} (--force rebuilds it)")));
@@ -133,12 +143,12 @@ impl<B: Backend> Executor<'_, B> {
         if let Some(source) = &revision.source {
             labels.insert("org.opencontainers.image.source".to_string(), source.clone());
         }
-        let build_args = self.rendered[&service.name].build_args.clone().into_iter().collect();
+        let build_args = build_args.clone().into_iter().collect();
         // The registry's token goes with the build, for a `FROM` on a private
         // image there and for the previous image's cache.
         let mut credentials = HashMap::new();
         if let Some(ecr) = &self.ecr {
-            credentials.insert(self.registry.clone(), ecr.credentials().await?);
+            credentials.insert(self.registry.to_string(), ecr.credentials().await?);
         }
         let cache_source = self.cache_source(service).await;
         let cache_from = cache_source.iter().cloned().collect();

@@ -19,17 +19,15 @@ mod push;
 mod rollout;
 pub(crate) mod scheduler;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
 use crate::backend::{Backend, EcsApi, Real, RegistryApi};
 use crate::deploy::WaitOptions;
-use crate::identity::ImageRef;
-use crate::plan::{Plan, Step};
-use crate::project::Service;
-use crate::render::{registry_host, Rendered};
+use crate::plan::Step;
+use crate::program::{Action, Program};
 use crate::report::Reporter;
 use crate::workspace::Workspace;
 use handoff::{Inputs, StepOutput};
@@ -49,10 +47,11 @@ pub(crate) struct Options {
 }
 
 pub(crate) struct Executor<'w, B: Backend = Real> {
+    /// The plan it runs, each step with its facts.
+    program: &'w Program<'w>,
     workspace: &'w Workspace,
-    rendered: HashMap<String, Rendered>,
     options: Options,
-    registry: String,
+    registry: &'w str,
     backend: B,
     /// Present when a step of the plan uses it (a rollback needs none).
     engine: Option<B::Engine>,
@@ -95,8 +94,7 @@ pub(crate) struct Parts<B: Backend> {
 impl<'w, B: Backend> Executor<'w, B> {
     /// An executor of checked parts (`prepare` checks the real ones).
     pub(crate) fn assemble(
-        workspace: &'w Workspace,
-        rendered: Vec<(&Service, Rendered)>,
+        program: &'w Program<'w>,
         options: Options,
         parts: Parts<B>,
         rollback: Option<RollbackTo>,
@@ -104,10 +102,10 @@ impl<'w, B: Backend> Executor<'w, B> {
         out: &'w Reporter,
     ) -> Executor<'w, B> {
         Executor {
-            workspace,
-            rendered: rendered.into_iter().map(|(s, r)| (s.name.clone(), r)).collect(),
+            program,
+            workspace: program.workspace,
             options,
-            registry: registry_host(&workspace.environment),
+            registry: &program.registry,
             backend: parts.backend,
             engine: parts.engine,
             ecr: parts.ecr,
@@ -122,36 +120,19 @@ impl<'w, B: Backend> Executor<'w, B> {
 
     /// Runs every step of the plan; returns an error naming the steps that
     /// failed or could not start.
-    pub(crate) async fn run(&self, plan: &Plan) -> Result<Summary> {
-        let plan = link_images(plan, self.workspace, self.rendered.iter());
-        scheduler::run(&plan, self, self.options.jobs, &self.progress, Signals::listen()?).await
+    pub(crate) async fn run(&self) -> Result<Summary> {
+        let plan = &self.program.plan;
+        scheduler::run(plan, self, self.options.jobs, &self.progress, Signals::listen()?).await
     }
 
-    async fn step(&self, step: &Step, inputs: Inputs<'_>) -> Result<Finished<StepOutput>> {
-        let service = step.service().and_then(|name| self.workspace.project.service(name));
+    /// Runs node `index` of the program: its action, with the outputs of
+    /// the steps it depends on.
+    async fn step(&self, index: usize, inputs: Inputs<'_>) -> Result<Finished<StepOutput>> {
         let nothing = |outcome| Finished { outcome, output: StepOutput::Nothing };
-        match (step, service) {
-            (Step::Revision, _) => {
-                Ok(nothing(Outcome::Done(format!("commit {}", self.workspace.revision.sha))))
-            }
-            (Step::Prebuild(_), Some(service)) => self.prebuild(service).await,
-            (Step::Build(_), Some(service)) => self.build(service, inputs).await.map(nothing),
-            (Step::RegistryAuth, _) => {
-                self.ecr()?.credentials().await?;
-                Ok(nothing(Outcome::Done(format!("token for {}", self.registry))))
-            }
-            (Step::EnsureRepository(_), Some(service)) => {
-                let created =
-                    self.ecr()?.ensure_repository(&service.repository, service.immutable_tags).await?;
-                Ok(nothing(if created {
-                    Outcome::Done(format!("created repository {}", service.repository))
-                } else {
-                    Outcome::Skipped(format!("repository {} exists", service.repository))
-                }))
-            }
-            (Step::Push(_), Some(service)) => self.push(service).await,
-            (Step::Render(_), Some(service)) => {
-                let rendered = &self.rendered[&service.name];
+        let step = &self.program.plan.nodes[index].step;
+        match &self.program.actions[index] {
+            Action::Revision => Ok(nothing(Outcome::Done(format!("commit {}", self.workspace.revision.sha)))),
+            Action::Render { rendered, .. } => {
                 let mut what = Vec::new();
                 if let Some(env_file) = &rendered.env_file {
                     what.push(format!("{} variables", crate::render::parse_env_file(env_file).len()));
@@ -161,20 +142,40 @@ impl<'w, B: Backend> Executor<'w, B> {
                 }
                 Ok(nothing(Outcome::Done(format!("rendered {}", what.join(" and ")))))
             }
-            (Step::Locate(_), Some(service)) => self.locate(service).await,
-            (Step::Register(_), Some(service)) => self.register(service, inputs).await,
-            (Step::BeforeDeploy(_), Some(service)) => {
-                let outcome = self.one_off(service, step, inputs).await?;
+            Action::Prebuild { service, command, image } => self.prebuild(service, command, image).await,
+            Action::Build { service, image, build_args } => {
+                self.build(service, image, build_args, inputs).await.map(nothing)
+            }
+            Action::RegistryAuth => {
+                self.ecr()?.credentials().await?;
+                Ok(nothing(Outcome::Done(format!("token for {}", self.registry))))
+            }
+            Action::EnsureRepository { service } => {
+                let created =
+                    self.ecr()?.ensure_repository(&service.repository, service.immutable_tags).await?;
+                Ok(nothing(if created {
+                    Outcome::Done(format!("created repository {}", service.repository))
+                } else {
+                    Outcome::Skipped(format!("repository {} exists", service.repository))
+                }))
+            }
+            Action::Push { service, image } => self.push(service, image).await,
+            Action::Locate { service, image } => self.locate(service, image).await,
+            Action::Register { service, definition } => self.register(service, definition, inputs).await,
+            Action::BeforeDeploy { service, command } => {
+                let outcome = self.one_off(service, step, command, inputs).await?;
                 // The deploy after it puts the same task definition in service.
                 let output = inputs
                     .task_definition()
                     .map_or(StepOutput::Nothing, |arn| StepOutput::TaskDefinition(arn.to_string()));
                 Ok(Finished { outcome, output })
             }
-            (Step::RunTask(_), Some(service)) => self.one_off(service, step, inputs).await.map(nothing),
-            (Step::Deploy(_), Some(service)) => self.deploy(service, inputs).await,
-            (Step::Wait(_), Some(service)) => self.wait(service, inputs).await.map(nothing),
-            (step, None) => bail!("{step}: no such service in the project"),
+            Action::RunTask { service } => {
+                let command = self.one_off.as_ref().map_or(&[][..], |run| &run.command[..]);
+                self.one_off(service, step, command, inputs).await.map(nothing)
+            }
+            Action::Deploy { service, cluster } => self.deploy(service, cluster, inputs).await,
+            Action::Wait { service, cluster } => self.wait(service, cluster, inputs).await.map(nothing),
         }
     }
 
@@ -187,22 +188,23 @@ impl<'w, B: Backend> Executor<'w, B> {
         self.ecr.as_ref().context("no registry session was prepared for this command")
     }
 
-    /// The ECS session, in the cluster the service runs in.
-    fn ecs(&self, service: &Service) -> Result<B::Ecs> {
+    /// The ECS session, in a cluster.
+    fn ecs(&self, cluster: &str) -> Result<B::Ecs> {
         let ecs = self.ecs.as_ref().context("no ECS session was prepared for this command")?;
-        Ok(ecs.in_cluster(service.cluster(&self.workspace.environment)))
-    }
-
-    fn image(&self, service: &Service) -> ImageRef {
-        ImageRef::of(&self.registry, service, &self.workspace.revision)
+        Ok(ecs.in_cluster(cluster))
     }
 }
 
 impl<B: Backend> StepRunner for Executor<'_, B> {
     type Output = StepOutput;
 
-    async fn run(&self, step: &Step, inputs: &[Rc<StepOutput>]) -> Result<Finished<StepOutput>> {
-        self.step(step, Inputs(inputs)).await
+    async fn run(
+        &self,
+        index: usize,
+        _step: &Step,
+        inputs: &[Rc<StepOutput>],
+    ) -> Result<Finished<StepOutput>> {
+        self.step(index, Inputs(inputs)).await
     }
 
     fn after_failed_deployment(&self, code: u8) -> &'static str {
@@ -226,37 +228,3 @@ impl<B: Backend> StepRunner for Executor<'_, B> {
 
 #[cfg(test)]
 mod tests;
-
-/// The plan with each register step after the pushes (or locates) of the
-/// other services of the run whose images its task definition runs, so that
-/// their digests reach it along the graph, whichever finishes first.
-pub(crate) fn link_images<'r>(
-    plan: &Plan,
-    workspace: &Workspace,
-    rendered: impl Iterator<Item = (&'r String, &'r Rendered)>,
-) -> Plan {
-    let mut linked = plan.clone();
-    let registry = registry_host(&workspace.environment);
-    let by_image: HashMap<String, &str> = workspace
-        .project
-        .services
-        .iter()
-        .map(|s| (ImageRef::of(&registry, s, &workspace.revision).to_string(), s.name.as_str()))
-        .collect();
-    for (name, outputs) in rendered {
-        let (Some(register), Some(definition)) =
-            (plan.index(&Step::Register(name.clone())), &outputs.task_definition)
-        else {
-            continue;
-        };
-        for image in crate::taskdef::images_of(definition.json()) {
-            let Some(&other) = by_image.get(image).filter(|&&other| other != name) else { continue };
-            for ready in [Step::Push(other.to_string()), Step::Locate(other.to_string())] {
-                if let Some(at) = plan.index(&ready) {
-                    linked.depend(register, at);
-                }
-            }
-        }
-    }
-    linked
-}

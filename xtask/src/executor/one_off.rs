@@ -33,14 +33,14 @@ impl<B: Backend> Executor<'_, B> {
         &self,
         service: &Service,
         step: &Step,
+        command: &[String],
         inputs: Inputs<'_>,
     ) -> Result<Outcome> {
-        let ecs = self.ecs(service)?;
+        let ecs = self.ecs(service.cluster(&self.workspace.environment))?;
         let before_deploy = matches!(step, Step::BeforeDeploy(_));
-        let (command, container) = match (&self.one_off, before_deploy) {
-            (Some(run), false) => (run.command.clone(), run.container.clone()),
-            _ => (service.before_deploy.clone().unwrap_or_default(), None),
-        };
+        // `cargo xtask run --container` picks the container; else the first essential one.
+        let container =
+            self.one_off.as_ref().filter(|_| !before_deploy).and_then(|run| run.container.clone());
         let target = match inputs.task_definition() {
             Some(registered) => registered.to_string(),
             // `run --current`: the revision the service runs, read before the run started.
@@ -65,7 +65,7 @@ impl<B: Backend> Executor<'_, B> {
         let since =
             SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64 - 1000;
         let started = Instant::now();
-        let task = ecs.run_task(&service.ecs_service, &target, &container, &command).await?;
+        let task = ecs.run_task(&service.ecs_service, &target, &container, command).await?;
         let id = task.rsplit('/').next().unwrap_or(&task).to_string();
         let short_id: String = id.chars().take(8).collect();
         // Its output is printed as it arrives, each line once (best effort: a

@@ -13,9 +13,8 @@ use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
 use crate::identity::ImageRef;
-use crate::plan::{Plan, Step};
+use crate::program::{Action, Program};
 use crate::project::Service;
-use crate::render::{registry_host, Rendered};
 use crate::report::Reporter;
 use crate::workspace::Workspace;
 
@@ -31,27 +30,32 @@ pub(crate) struct Needs {
 }
 
 impl Needs {
-    pub(crate) fn of(plan: &Plan, workspace: &Workspace) -> Needs {
-        let registry = registry_host(&workspace.environment);
-        let service = |name: &str| workspace.project.service(name);
-        let needs_registry = plan.nodes.iter().any(|node| match &node.step {
-            Step::RegistryAuth | Step::EnsureRepository(_) | Step::Push(_) | Step::Locate(_) => true,
+    pub(crate) fn of(program: &Program<'_>) -> Needs {
+        let workspace = program.workspace;
+        let needs_registry = program.actions.iter().any(|action| match action {
+            Action::RegistryAuth
+            | Action::EnsureRepository { .. }
+            | Action::Push { .. }
+            | Action::Locate { .. } => true,
             // A build FROM an image of the environment's registry needs its token too.
-            Step::Build(name) => service(name).is_some_and(|s| pulls_from(workspace, s, &registry)),
+            Action::Build { service, .. } => pulls_from(workspace, service, &program.registry),
             _ => false,
         });
-        let ecs_services = plan
-            .nodes
+        let ecs_services = program
+            .actions
             .iter()
-            .filter_map(|node| match &node.step {
+            .filter_map(|action| match action {
                 // A one-off task runs the way the service runs its own.
-                Step::Deploy(name) | Step::RunTask(name) => service(name),
+                Action::Deploy { service, .. } | Action::RunTask { service } => Some(*service),
                 _ => None,
             })
             .map(|s| (s.cluster(&workspace.environment).to_string(), s.ecs_service.clone()))
             .collect();
         let engine = needs_registry
-            || plan.nodes.iter().any(|node| matches!(node.step, Step::Prebuild(_) | Step::Build(_)));
+            || program
+                .actions
+                .iter()
+                .any(|action| matches!(action, Action::Prebuild { .. } | Action::Build { .. }));
         Needs { engine, registry: needs_registry, ecs_services }
     }
 }
@@ -70,22 +74,21 @@ impl<'w> Executor<'w, Real> {
     /// Checks every precondition before the first side effect and reports
     /// all that fail together: the engine, and for a push the AWS session.
     pub(crate) async fn prepare(
-        workspace: &'w Workspace,
-        rendered: Vec<(&Service, Rendered)>,
+        program: &'w Program<'w>,
         options: Options,
         needs: Needs,
         rollback: Option<RollbackTo>,
         one_off: Option<one_off::OneOff>,
         out: &'w Reporter,
     ) -> Result<Executor<'w>> {
-        let environment = &workspace.environment;
-        let registry = registry_host(environment);
+        let workspace = program.workspace;
+        let (environment, registry) = (&workspace.environment, &program.registry);
         let engine = match needs.engine {
             true => Some(Engine::connect().await),
             false => None,
         };
         let ecr = if needs.registry {
-            let ecr = Ecr::connect(&environment.region, &registry).await;
+            let ecr = Ecr::connect(&environment.region, registry).await;
             Some(ecr.credentials().await.map(|_| ecr))
         } else {
             None
@@ -142,18 +145,24 @@ impl<'w> Executor<'w, Real> {
             (Some(Ok(engine)), Some(Ok(ecr)), true) => {
                 // A registry that is down or refuses the token is found now,
                 // not after every image is built.
-                let probe = rendered
-                    .first()
-                    .map(|(s, _)| ImageRef::of(&registry, s, &workspace.revision).to_string());
-                if let Some(reference) = probe {
+                let probe =
+                    program.services().first().map(|s| ImageRef::of(registry, s, &workspace.revision));
+                if let Some(reference) = probe.map(|image| image.to_string()) {
                     if let Err(problem) =
-                        preflight::probe_registry(engine, ecr, &registry, &reference, environment).await
+                        preflight::probe_registry(engine, ecr, registry, &reference, environment).await
                     {
                         problems.push(problem);
                     }
                 }
-                preflight::locate_foreign_images(engine, ecr, &registry, workspace, &rendered, &mut problems)
-                    .await?
+                preflight::locate_foreign_images(
+                    engine,
+                    ecr,
+                    registry,
+                    workspace,
+                    program.rendered,
+                    &mut problems,
+                )
+                .await?
             }
             _ => BTreeMap::new(),
         };
@@ -168,6 +177,6 @@ impl<'w> Executor<'w, Real> {
             running,
             located,
         };
-        Ok(Executor::assemble(workspace, rendered, options, parts, rollback, one_off, out))
+        Ok(Executor::assemble(program, options, parts, rollback, one_off, out))
     }
 }

@@ -12,6 +12,7 @@ use super::{Executor, Outcome};
 use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::deploy;
 use crate::docker::PushError;
+use crate::identity::ImageRef;
 use crate::project::Service;
 use crate::report::show;
 
@@ -73,8 +74,7 @@ impl<B: Backend> Registry for EngineRegistry<'_, B> {
 }
 
 impl<B: Backend> Executor<'_, B> {
-    pub(super) async fn push(&self, service: &Service) -> Result<Finished<StepOutput>> {
-        let image = self.image(service);
+    pub(super) async fn push(&self, service: &Service, image: &ImageRef) -> Result<Finished<StepOutput>> {
         let (reference, repository) = (image.to_string(), image.repository());
         let dirty = self.workspace.revision.image(&service.name).dirty;
         let registry = EngineRegistry {

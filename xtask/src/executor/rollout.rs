@@ -14,14 +14,15 @@ use crate::backend::{Backend, EcsApi, EngineApi, LogsApi, RegistryApi};
 use crate::deploy;
 use crate::docker::PushError;
 use crate::history;
+use crate::identity::ImageRef;
 use crate::project::Service;
-use crate::taskdef::{self, short_name};
+use crate::taskdef::{self, short_name, TaskDef};
 use crate::workspace::plural;
 
 impl<B: Backend> Executor<'_, B> {
     /// Finds this commit's image in the registry, for a deploy without a push.
-    pub(super) async fn locate(&self, service: &Service) -> Result<Finished<StepOutput>> {
-        let reference = self.image(service).to_string();
+    pub(super) async fn locate(&self, service: &Service, image: &ImageRef) -> Result<Finished<StepOutput>> {
+        let reference = image.to_string();
         let credentials = self.ecr()?.credentials().await?;
         match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(digest)) => Ok(Finished {
@@ -45,11 +46,12 @@ impl<B: Backend> Executor<'_, B> {
     /// pushes or locates before it) pinned to their digests; refuses one that
     /// runs an image of the registry that was not pushed, which would leave
     /// the service pointing at nothing.
-    fn task_definition(&self, service: &Service, inputs: Inputs<'_>) -> Result<(String, serde_json::Value)> {
-        let definition = self.rendered[&service.name]
-            .task_definition
-            .as_ref()
-            .with_context(|| format!("{} has no task definition template", service.name))?;
+    fn task_definition(
+        &self,
+        service: &Service,
+        definition: &TaskDef,
+        inputs: Inputs<'_>,
+    ) -> Result<(String, serde_json::Value)> {
         let mut json = definition.json().clone();
         let mut pushed: BTreeMap<String, taskdef::Pin> = inputs
             .images()
@@ -82,10 +84,11 @@ impl<B: Backend> Executor<'_, B> {
     pub(super) async fn register(
         &self,
         service: &Service,
+        definition: &TaskDef,
         inputs: Inputs<'_>,
     ) -> Result<Finished<StepOutput>> {
-        let ecs = &self.ecs(service)?;
-        let (family, json) = self.task_definition(service, inputs)?;
+        let ecs = &self.ecs(service.cluster(&self.workspace.environment))?;
+        let (family, json) = self.task_definition(service, definition, inputs)?;
         let handing_on =
             |outcome, arn: &str| Finished { outcome, output: StepOutput::TaskDefinition(arn.to_string()) };
         let family = family.as_str();
@@ -119,8 +122,13 @@ impl<B: Backend> Executor<'_, B> {
 
     /// Points the service at the task definition registered before it (or
     /// a rollback's revision); hands on the deployment it started.
-    pub(super) async fn deploy(&self, service: &Service, inputs: Inputs<'_>) -> Result<Finished<StepOutput>> {
-        let ecs = &self.ecs(service)?;
+    pub(super) async fn deploy(
+        &self,
+        service: &Service,
+        cluster: &str,
+        inputs: Inputs<'_>,
+    ) -> Result<Finished<StepOutput>> {
+        let ecs = &self.ecs(cluster)?;
         let rollback = self.rollback.as_ref().filter(|r| r.service == service.name);
         let target = match (inputs.task_definition(), rollback) {
             (Some(registered), _) => registered.to_string(),
@@ -151,8 +159,8 @@ impl<B: Backend> Executor<'_, B> {
         })
     }
 
-    pub(super) async fn wait(&self, service: &Service, inputs: Inputs<'_>) -> Result<Outcome> {
-        let ecs = &self.ecs(service)?;
+    pub(super) async fn wait(&self, service: &Service, cluster: &str, inputs: Inputs<'_>) -> Result<Outcome> {
+        let ecs = &self.ecs(cluster)?;
         let name = service.ecs_service.as_str();
         let Some((target, started)) = inputs.deployment() else {
             bail!("wait {}: the plan deploys nothing before it", service.name)

@@ -47,10 +47,11 @@ pub(crate) trait StepRunner {
     /// What a step hands to the steps that depend on it.
     type Output;
 
-    /// Runs `step` with the outputs of the steps it depends on, in the
-    /// order of its dependencies.
+    /// Runs node `index` of the plan, `step`, with the outputs of the steps
+    /// it depends on, in the order of its dependencies.
     fn run(
         &self,
+        index: usize,
         step: &Step,
         inputs: &[Rc<Self::Output>],
     ) -> impl Future<Output = Result<Finished<Self::Output>>>;
@@ -147,7 +148,7 @@ pub(crate) async fn run<R: StepRunner>(
                 let step = &plan.nodes[i].step;
                 progress.start(step);
                 let inputs: Vec<Rc<R::Output>> = deps.iter().filter_map(|&d| outputs[d].clone()).collect();
-                running.push(Box::pin(async move { (i, runner.run(step, &inputs).await) }));
+                running.push(Box::pin(async move { (i, runner.run(i, step, &inputs).await) }));
             }
         }
         if running.is_empty() {

@@ -12,6 +12,7 @@ use super::{Executor, Needs, Options, Parts, Summary};
 use crate::deploy::{self, WaitOptions};
 use crate::git::Git;
 use crate::plan;
+use crate::program::Program;
 use crate::project::Project;
 use crate::render::{Scope, Secrets};
 use crate::report::{Level, Reporter};
@@ -88,7 +89,8 @@ fn run(
     fake: &Fake,
     out: &Reporter,
 ) -> anyhow::Result<Summary> {
-    let needs = Needs::of(plan, workspace);
+    let program = Program::resolve(plan, workspace, &rendered)?;
+    let needs = Needs::of(&program);
     let running: BTreeMap<(String, String), String> = needs
         .ecs_services
         .iter()
@@ -112,8 +114,8 @@ fn run(
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let executor = Executor::assemble(workspace, rendered, options, parts, None, None, out);
-        executor.run(plan).await
+        let executor = Executor::assemble(&program, options, parts, None, None, out);
+        executor.run().await
     })
 }
 

@@ -6,6 +6,7 @@ use crate::executor::Options;
 use crate::flags::Deploy;
 use crate::plan;
 use crate::preview::Preview;
+use crate::program::Program;
 use crate::render::{Scope, Secrets};
 use crate::report::Reporter;
 use crate::tasks::Workspace;
@@ -24,7 +25,8 @@ pub(crate) fn run(flags: Deploy, out: &Reporter) -> Result<()> {
     plan.stages()?;
     if flags.preview.dry_run {
         let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
-        Preview::new("deploy", &workspace, &plan, &rendered)?.print_dry_run(out, flags.preview.json);
+        Preview::new("deploy", &Program::resolve(&plan, &workspace, &rendered)?)?
+            .print_dry_run(out, flags.preview.json);
         return Ok(());
     }
     workspace.require_clean(flags.allow_dirty)?;

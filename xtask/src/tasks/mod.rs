@@ -30,6 +30,7 @@ use crate::executor::{self, Needs, RollbackTo, Summary};
 use crate::flags::{DeployFlags, DryRun, RunFlags};
 use crate::plan::{self, Plan};
 use crate::preview::Preview;
+use crate::program::Program;
 
 use crate::project::Service;
 use crate::render::{Rendered, Scope, Secrets};
@@ -54,7 +55,8 @@ impl Workspace {
         if preview.dry_run {
             let rendered = self.render(&services, Scope::Images, Secrets::Redact)?;
             let command = if push { "push" } else { "build" };
-            Preview::new(command, self, &plan, &rendered)?.print_dry_run(out, preview.json);
+            Preview::new(command, &Program::resolve(&plan, self, &rendered)?)?
+                .print_dry_run(out, preview.json);
             return Ok(());
         }
         let rendered = self.render(&services, Scope::Images, Secrets::Reveal)?;
@@ -111,11 +113,12 @@ impl Workspace {
         one_off: Option<OneOff>,
         out: &Reporter,
     ) -> Result<Summary> {
-        let needs = Needs::of(plan, self);
+        let program = Program::resolve(plan, self, &rendered)?;
+        let needs = Needs::of(&program);
         runtime()?.block_on(async {
             let executor =
-                executor::Executor::prepare(self, rendered, options, needs, rollback, one_off, out).await?;
-            executor.run(plan).await
+                executor::Executor::prepare(&program, options, needs, rollback, one_off, out).await?;
+            executor.run().await
         })
     }
 

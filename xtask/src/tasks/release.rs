@@ -6,6 +6,7 @@ use crate::executor::Options;
 use crate::flags::Release;
 use crate::plan;
 use crate::preview::Preview;
+use crate::program::Program;
 use crate::render::{Scope, Secrets};
 use crate::report::Reporter;
 use crate::tasks::Workspace;
@@ -19,7 +20,7 @@ pub(crate) fn run(flags: Release, out: &Reporter) -> Result<()> {
     // Rendering every template first means a plan is only shown when the
     // release could actually start.
     let rendered = workspace.render(&services, Scope::Release, Secrets::Redact)?;
-    let preview = Preview::new("release", &workspace, &plan, &rendered)?;
+    let preview = Preview::new("release", &Program::resolve(&plan, &workspace, &rendered)?)?;
     if flags.preview.dry_run {
         preview.print_dry_run(out, flags.preview.json);
         return Ok(());

@@ -9,6 +9,7 @@ use crate::executor::Options;
 use crate::flags::RunTaskFlags;
 use crate::plan;
 use crate::preview::Preview;
+use crate::program::Program;
 use crate::render::{Scope, Secrets};
 use crate::report::Reporter;
 use crate::tasks::Workspace;
@@ -25,7 +26,8 @@ pub(crate) fn run(flags: RunTaskFlags, out: &Reporter) -> Result<()> {
     let plan = plan::one_off(service, flags.current);
     if flags.preview.dry_run {
         let rendered = workspace.render(&[service], Scope::Release, Secrets::Redact)?;
-        Preview::new("run", &workspace, &plan, &rendered)?.print_dry_run(out, flags.preview.json);
+        Preview::new("run", &Program::resolve(&plan, &workspace, &rendered)?)?
+            .print_dry_run(out, flags.preview.json);
         return Ok(());
     }
     workspace.require_consent(&flags.confirm)?;

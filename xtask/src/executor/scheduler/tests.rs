@@ -72,7 +72,7 @@ impl StepRunner for Scripted {
     /// Each step hands on its name, so a test sees what reached whom.
     type Output = String;
 
-    async fn run(&self, step: &Step, inputs: &[Rc<String>]) -> Result<Finished<String>> {
+    async fn run(&self, _index: usize, step: &Step, inputs: &[Rc<String>]) -> Result<Finished<String>> {
         let name = step.to_string();
         self.order.lock().unwrap().push(name.clone());
         let given = inputs.iter().map(|i| i.to_string()).collect();
