@@ -143,7 +143,7 @@ pub(crate) struct RunFlags {
 
 /// Release to an environment: the whole graph, in dependency order.
 ///
-/// Revision, render, build, push, register, deploy and wait, independent
+/// Build, push, register, deploy and wait, independent
 /// services in parallel. A step whose work is done already skips itself: an
 /// image the registry has is not pushed, a task definition identical to the
 /// latest revision is not registered, a service that runs it is not

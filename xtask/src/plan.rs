@@ -13,10 +13,6 @@ use crate::project::{Project, Service};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Step {
-    /// Read the commit, the tree state and the tags.
-    Revision,
-    /// Render the service's env file and task definition.
-    Render(String),
     /// Run the service's declared host command before its image build.
     Prebuild(String),
     /// Build the service's image, tagged with the commit.
@@ -45,8 +41,6 @@ pub(crate) enum Step {
 impl Step {
     pub(crate) fn verb(&self) -> &'static str {
         match self {
-            Step::Revision => "revision",
-            Step::Render(_) => "render",
             Step::Prebuild(_) => "prebuild",
             Step::Build(_) => "build",
             Step::RegistryAuth => "registry-auth",
@@ -64,14 +58,13 @@ impl Step {
     /// Whether a step that did its work changed something outside this
     /// process; a run where none did had nothing to do.
     pub(crate) fn changes_something(&self) -> bool {
-        !matches!(self, Step::Revision | Step::Render(_) | Step::RegistryAuth | Step::Locate(_))
+        !matches!(self, Step::RegistryAuth | Step::Locate(_))
     }
 
     pub(crate) fn service(&self) -> Option<&str> {
         match self {
-            Step::Revision | Step::RegistryAuth => None,
-            Step::Render(s)
-            | Step::Prebuild(s)
+            Step::RegistryAuth => None,
+            Step::Prebuild(s)
             | Step::Build(s)
             | Step::EnsureRepository(s)
             | Step::Push(s)
@@ -211,8 +204,7 @@ pub(crate) fn with_build_dependencies<'p>(project: &'p Project, chosen: &[&'p Se
 /// [`with_build_dependencies`]).
 pub(crate) fn build(services: &[&Service]) -> Plan {
     let mut plan = Plan::default();
-    let revision = plan.add(Step::Revision, &[]);
-    add_builds(&mut plan, revision, services);
+    add_builds(&mut plan, services);
     plan
 }
 
@@ -228,13 +220,7 @@ pub(crate) fn push(services: &[&Service]) -> Plan {
 /// which are the only ones registered and deployed.
 pub(crate) fn release(services: &[&Service], deployable: &[&Service]) -> Plan {
     let mut plan = Plan::default();
-    let revision = plan.add(Step::Revision, &[]);
-    for service in services {
-        if service.env_template.is_some() || service.task_definition_template.is_some() {
-            plan.add(Step::Render(service.name.clone()), &[revision]);
-        }
-    }
-    add_builds(&mut plan, revision, services);
+    add_builds(&mut plan, services);
     add_pushes(&mut plan, services);
     add_deploys(&mut plan, deployable, |service| Step::Push(service.name.clone()));
     plan
@@ -258,11 +244,9 @@ pub(crate) fn one_off(service: &Service, current: bool) -> Plan {
         plan.add(Step::RunTask(name), &[]);
         return plan;
     }
-    let revision = plan.add(Step::Revision, &[]);
     let auth = plan.add(Step::RegistryAuth, &[]);
-    let render = plan.add(Step::Render(name.clone()), &[revision]);
     let locate = plan.add(Step::Locate(name.clone()), &[auth]);
-    let register = plan.add(Step::Register(name.clone()), &[locate, render]);
+    let register = plan.add(Step::Register(name.clone()), &[locate]);
     plan.add(Step::RunTask(name), &[register]);
     plan
 }
@@ -271,10 +255,8 @@ pub(crate) fn one_off(service: &Service, current: bool) -> Plan {
 /// looked up in the registry, then registered, deployed and waited for.
 pub(crate) fn deploy(services: &[&Service]) -> Plan {
     let mut plan = Plan::default();
-    let revision = plan.add(Step::Revision, &[]);
     let auth = plan.add(Step::RegistryAuth, &[]);
     for service in services.iter().filter(|s| s.task_definition_template.is_some()) {
-        plan.add(Step::Render(service.name.clone()), &[revision]);
         plan.add(Step::Locate(service.name.clone()), &[auth]);
     }
     add_deploys(&mut plan, services, |service| Step::Locate(service.name.clone()));
@@ -289,8 +271,7 @@ fn add_deploys(plan: &mut Plan, services: &[&Service], image_ready: impl Fn(&Ser
             continue;
         }
         let ready = plan.index(&image_ready(service)).unwrap();
-        let render = plan.index(&Step::Render(service.name.clone())).unwrap();
-        let register = plan.add(Step::Register(service.name.clone()), &[ready, render]);
+        let register = plan.add(Step::Register(service.name.clone()), &[ready]);
         // Migrations run on the new task definition before any task of it serves.
         let before = match service.before_deploy {
             Some(_) => plan.add(Step::BeforeDeploy(service.name.clone()), &[register]),
@@ -303,14 +284,14 @@ fn add_deploys(plan: &mut Plan, services: &[&Service], image_ready: impl Fn(&Ser
 
 /// Host prebuild steps, then image builds, each after its prebuild and after
 /// the builds of the images it is built `FROM`.
-fn add_builds(plan: &mut Plan, revision: usize, services: &[&Service]) {
+fn add_builds(plan: &mut Plan, services: &[&Service]) {
     for service in services {
         if service.prebuild.is_some() {
             plan.add(Step::Prebuild(service.name.clone()), &[]);
         }
     }
     for service in services {
-        let build = plan.add(Step::Build(service.name.clone()), &[revision]);
+        let build = plan.add(Step::Build(service.name.clone()), &[]);
         if let Some(prebuild) = plan.index(&Step::Prebuild(service.name.clone())) {
             plan.depend(build, prebuild);
         }

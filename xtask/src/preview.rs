@@ -25,6 +25,8 @@ pub(crate) struct Preview {
     commit: String,
     #[serde(skip)]
     short_commit: String,
+    /// The git tags on the commit.
+    tags: Vec<String>,
     dirty: bool,
     region: String,
     cluster: String,
@@ -78,6 +80,7 @@ impl Preview {
             env: environment.name.clone(),
             commit: workspace.revision.sha.clone(),
             short_commit: workspace.revision.short_sha.clone(),
+            tags: workspace.revision.tags.clone(),
             dirty: workspace.revision.dirty,
             region: environment.region.clone(),
             cluster: environment.cluster.clone(),
@@ -111,10 +114,11 @@ impl fmt::Display for Preview {
         let n = self.services.len();
         writeln!(
             f,
-            "{} plan: env {}, commit {}{}, {n} service{}: {}",
+            "{} plan: env {}, commit {}{}{}, {n} service{}: {}",
             self.command,
             self.env,
             self.short_commit,
+            if self.tags.is_empty() { String::new() } else { format!(" (tags {})", self.tags.join(", ")) },
             if self.dirty { " (dirty tree)" } else { "" },
             plural(n),
             self.services.join(", ")

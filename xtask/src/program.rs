@@ -32,12 +32,6 @@ pub(crate) struct Program<'a> {
 
 /// One step with its facts.
 pub(crate) enum Action<'a> {
-    /// The commit the images are tagged with.
-    Revision,
-    Render {
-        templates: Vec<String>,
-        rendered: &'a Rendered,
-    },
     Prebuild {
         service: &'a Service,
         command: &'a [String],
@@ -63,6 +57,9 @@ pub(crate) enum Action<'a> {
     Register {
         service: &'a Service,
         definition: &'a TaskDef,
+        /// The templates it was rendered from: the env template only where
+        /// the task definition reads it (`service_env`).
+        templates: Vec<String>,
     },
     BeforeDeploy {
         service: &'a Service,
@@ -107,18 +104,6 @@ impl<'a> Program<'a> {
         let mut actions = Vec::with_capacity(plan.nodes.len());
         for node in &plan.nodes {
             actions.push(match &node.step {
-                Step::Revision => Action::Revision,
-                Step::Render(name) => {
-                    let (service, rendered) = (service(name)?, outputs(name)?);
-                    // The env template counts only where the task definition reads it (`service_env`).
-                    let env_template = service.env_template.as_ref().filter(|_| rendered.env_file.is_some());
-                    let templates = [env_template, service.task_definition_template.as_ref()]
-                        .into_iter()
-                        .flatten()
-                        .map(|t| format!("templates/{t}"))
-                        .collect();
-                    Action::Render { templates, rendered }
-                }
                 Step::Prebuild(name) => {
                     let service = service(name)?;
                     let command = service.prebuild.as_deref().unwrap_or_default();
@@ -139,11 +124,18 @@ impl<'a> Program<'a> {
                     Action::Locate { service, image: image(service) }
                 }
                 Step::Register(name) => {
-                    let definition = outputs(name)?
+                    let (service, rendered) = (service(name)?, outputs(name)?);
+                    let definition = rendered
                         .task_definition
                         .as_ref()
                         .with_context(|| format!("{name} has no task definition template"))?;
-                    Action::Register { service: service(name)?, definition }
+                    let env_template = service.env_template.as_ref().filter(|_| rendered.env_file.is_some());
+                    let templates = [env_template, service.task_definition_template.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .map(|t| format!("templates/{t}"))
+                        .collect();
+                    Action::Register { service, definition, templates }
                 }
                 Step::BeforeDeploy(name) => {
                     let service = service(name)?;
@@ -185,17 +177,8 @@ pub(crate) struct Detail<'p> {
 
 impl fmt::Display for Detail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let revision = &self.program.workspace.revision;
         let environment = &self.program.workspace.environment;
         match self.action {
-            Action::Revision => {
-                write!(f, "commit {}", revision.sha)?;
-                if !revision.tags.is_empty() {
-                    write!(f, ", tags {}", revision.tags.join(", "))?;
-                }
-                Ok(())
-            }
-            Action::Render { templates, .. } => f.write_str(&templates.join(", ")),
             Action::Prebuild { service, command, .. } => {
                 write!(f, "run `{}` in {}", command.join(" "), service.dir.display())
             }
@@ -217,10 +200,11 @@ impl fmt::Display for Detail<'_> {
             }
             Action::Push { image, .. } => write!(f, "{image}, unless the registry has it"),
             Action::Locate { image, .. } => write!(f, "{image} must be in the registry"),
-            Action::Register { definition, .. } => write!(
+            Action::Register { definition, templates, .. } => write!(
                 f,
-                "task definition family {}, image pinned to its digest, unless unchanged",
-                definition.family()
+                "task definition family {} (from {}), image pinned to its digest, unless unchanged",
+                definition.family(),
+                templates.join(", ")
             ),
             Action::Deploy { service, cluster } => write!(
                 f,

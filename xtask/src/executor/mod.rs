@@ -131,17 +131,6 @@ impl<'w, B: Backend> Executor<'w, B> {
         let nothing = |outcome| Finished { outcome, output: StepOutput::Nothing };
         let step = &self.program.plan.nodes[index].step;
         match &self.program.actions[index] {
-            Action::Revision => Ok(nothing(Outcome::Done(format!("commit {}", self.workspace.revision.sha)))),
-            Action::Render { rendered, .. } => {
-                let mut what = Vec::new();
-                if let Some(env_file) = &rendered.env_file {
-                    what.push(format!("{} variables", crate::render::parse_env_file(env_file).len()));
-                }
-                if rendered.task_definition.is_some() {
-                    what.push("task definition".to_string());
-                }
-                Ok(nothing(Outcome::Done(format!("rendered {}", what.join(" and ")))))
-            }
             Action::Prebuild { service, command, image } => self.prebuild(service, command, image).await,
             Action::Build { service, image, build_args } => {
                 self.build(service, image, build_args, inputs).await.map(nothing)
@@ -161,7 +150,7 @@ impl<'w, B: Backend> Executor<'w, B> {
             }
             Action::Push { service, image } => self.push(service, image).await,
             Action::Locate { service, image } => self.locate(service, image).await,
-            Action::Register { service, definition } => self.register(service, definition, inputs).await,
+            Action::Register { service, definition, .. } => self.register(service, definition, inputs).await,
             Action::BeforeDeploy { service, command } => {
                 let outcome = self.one_off(service, step, command, inputs).await?;
                 // The deploy after it puts the same task definition in service.

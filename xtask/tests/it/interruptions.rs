@@ -116,7 +116,7 @@ fn concurrent_releases_are_refused_interruptions_stop_cleanly_and_a_rerun_finish
 
     // SIGTERM (what CI runners send) stops it the same way.
     let second = Background::start(&p, moto, &release);
-    second.wait_for_line("revision ");
+    second.wait_for_line("registry-auth ");
     second.signal("-TERM");
     let (code, _, stderr) = second.finish();
     assert_eq!(code, Some(143), "{stderr}");
@@ -125,7 +125,7 @@ fn concurrent_releases_are_refused_interruptions_stop_cleanly_and_a_rerun_finish
     // A run killed outright leaves its lock file behind but not its lock:
     // the next run takes it, says so, and finishes the job.
     let third = Background::start(&p, moto, &release);
-    third.wait_for_line("revision ");
+    third.wait_for_line("registry-auth ");
     let killed = third.child.id();
     third.signal("-KILL");
     assert_eq!(third.finish().0, None);
