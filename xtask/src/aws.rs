@@ -39,9 +39,7 @@ pub(crate) async fn config(region: &str) -> aws_config::SdkConfig {
 /// duration such as `20s` or `1m`), else 20 s, far above what a healthy
 /// endpoint needs. A whole call, retries included, may take three times that.
 pub(crate) fn call_timeout() -> std::time::Duration {
-    crate::deploy::duration_from_env("XTASK_AWS_TIMEOUT")
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_CALL_TIMEOUT)
+    crate::duration::from_env("XTASK_AWS_TIMEOUT").filter(|d| !d.is_zero()).unwrap_or(DEFAULT_CALL_TIMEOUT)
 }
 
 const DEFAULT_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
@@ -148,7 +146,7 @@ where
         return anyhow!(
             "cannot {what}: {endpoint} did not answer within {} (each try; the endpoint is stopped or \
              unreachable); {unreachable}",
-            crate::deploy::human(call_timeout())
+            crate::duration::human(call_timeout())
         );
     }
     // Credentials that cannot be found fail the call before it is sent.

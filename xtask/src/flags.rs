@@ -328,14 +328,14 @@ pub(crate) struct DeployFlags {
     #[arg(long)]
     pub(crate) force_new_deployment: bool,
     /// How long a deployment may take to become stable before it is rolled back.
-    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) timeout: std::time::Duration,
     /// How often the service is polled while waiting.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) poll_interval: std::time::Duration,
     /// How long to wait for another release, deploy or rollback of the same cluster on this machine
     /// to end; without it, such a run is refused at once, naming the run that holds the cluster.
-    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) wait_for_lock: std::time::Duration,
 }
 

@@ -7,13 +7,14 @@ mod ci;
 mod clock;
 mod compose;
 mod context;
-mod deploy;
 mod docker;
 mod dockerignore;
+mod duration;
 mod ecr;
 mod ecs;
 mod envfile;
 mod executor;
+mod exit;
 mod files;
 mod findings;
 mod flags;
@@ -33,6 +34,7 @@ mod render;
 mod report;
 #[cfg(test)]
 mod robustness;
+mod rollout;
 mod secrets;
 mod taskdef;
 mod tasks;
@@ -96,7 +98,7 @@ fn main() -> ExitCode {
             ci::annotate(out, &title, &format!("{error:#}"));
             // A deployment that failed and was rolled back has its own code,
             // so a pipeline can tell it from a tool that could not start.
-            match error.downcast_ref::<deploy::Failed>() {
+            match error.downcast_ref::<crate::exit::Failed>() {
                 Some(failed) => ExitCode::from(failed.code),
                 None => ExitCode::FAILURE,
             }

@@ -191,7 +191,7 @@ proptest! {
 
     #[test]
     fn durations_parse_or_are_refused(text in "[ -~]{0,24}") {
-        let _ = crate::deploy::parse_duration(&text);
+        let _ = crate::duration::parse(&text);
     }
 
     #[test]

@@ -68,7 +68,9 @@ impl Engine {
         .await;
         let docker = match answered {
             Ok(docker) => docker?,
-            Err(_) => return Err(unreachable(&format!("no answer within {}", crate::deploy::human(limit)))),
+            Err(_) => {
+                return Err(unreachable(&format!("no answer within {}", crate::duration::human(limit))))
+            }
         };
         let classic_only = std::env::var("XTASK_BUILDER").is_ok_and(|v| v == "classic");
         Ok(Engine { docker, host, classic_only: classic_only.into() })
@@ -105,7 +107,7 @@ impl Engine {
         else {
             return Err(PushError {
                 kind: RegistryFailure::Transient,
-                message: format!("no answer from the registry within {}", crate::deploy::human(limit)),
+                message: format!("no answer from the registry within {}", crate::duration::human(limit)),
             });
         };
         match answer {
@@ -148,7 +150,7 @@ impl Engine {
             let Ok(next) = tokio::time::timeout(silence, stream.next()).await else {
                 return Err(PushError {
                     kind: RegistryFailure::Transient,
-                    message: format!("the push made no progress for {}", crate::deploy::human(silence)),
+                    message: format!("the push made no progress for {}", crate::duration::human(silence)),
                 });
             };
             let Some(item) = next else { break };

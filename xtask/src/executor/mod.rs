@@ -16,8 +16,8 @@ mod preconditions;
 mod preflight;
 mod progress;
 mod push;
-mod rollout;
 pub(crate) mod scheduler;
+mod service_steps;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -25,10 +25,10 @@ use std::rc::Rc;
 use anyhow::{Context as _, Result};
 
 use crate::backend::{Backend, EcsApi, Real, RegistryApi};
-use crate::deploy::WaitOptions;
 use crate::plan::Step;
 use crate::program::{Action, Program};
 use crate::report::Reporter;
+use crate::rollout::WaitOptions;
 use crate::workspace::Workspace;
 use handoff::{Inputs, StepOutput};
 pub(crate) use preconditions::Needs;
@@ -201,7 +201,7 @@ impl<B: Backend> StepRunner for Executor<'_, B> {
             // `run` ends with its command's exit code: there is nothing to advise.
             return "";
         }
-        if code == crate::deploy::EXIT_BEFORE_DEPLOY {
+        if code == crate::exit::BEFORE_DEPLOY {
             return "Nothing was deployed: fix the command or what it needs, commit and release again";
         }
         match self.rollback {

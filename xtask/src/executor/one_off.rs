@@ -11,8 +11,8 @@ use anyhow::{bail, Context as _, Result};
 use super::handoff::Inputs;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EcsApi, LogsApi};
-use crate::deploy::{self, EXIT_BEFORE_DEPLOY};
 use crate::ecs::tasks::Stopped;
+use crate::exit::BEFORE_DEPLOY as EXIT_BEFORE_DEPLOY;
 use crate::logs::{self, Source};
 use crate::plan::Step;
 use crate::project::Service;
@@ -90,7 +90,7 @@ impl<B: Backend> Executor<'_, B> {
                     "task {short_id} ({shown} in {container} of {}) is still {status} after {}; it goes on in ECS: \
                      `aws ecs stop-task --cluster {} --task {id}` stops it",
                     short_name(&target),
-                    deploy::human(self.options.wait.timeout),
+                    crate::duration::human(self.options.wait.timeout),
                     ecs.cluster()
                 );
             }
@@ -114,7 +114,7 @@ impl<B: Backend> Executor<'_, B> {
             Some(0) => Ok(Outcome::Done(format!("{shown} exited 0 ({took:.1}s, task {short_id})"))),
             Some(code) => {
                 let nothing = if before_deploy { ", so nothing was deployed" } else { "" };
-                Err(deploy::Failed {
+                Err(crate::exit::Failed {
                     code: if before_deploy {
                         EXIT_BEFORE_DEPLOY
                     } else {
@@ -129,7 +129,7 @@ impl<B: Backend> Executor<'_, B> {
                     Some(reason) if !reason.is_empty() => format!("{stopped_reason}: {reason}"),
                     _ => stopped_reason,
                 };
-                Err(deploy::Failed {
+                Err(crate::exit::Failed {
                     code: if before_deploy { EXIT_BEFORE_DEPLOY } else { 1 },
                     message: format!(
                         "task {short_id} of {} could not start {shown}: {why}{}",

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::deploy;
 use crate::docker::{Engine, PushError, RegistryFailure};
 use crate::ecr::Ecr;
 use crate::identity::ImageRef;
@@ -40,7 +39,7 @@ pub(super) async fn probe_registry(
                     message.trim()
                 ))
             }
-            Err(_) => last = format!("no answer within {}", deploy::human(limit)),
+            Err(_) => last = format!("no answer within {}", crate::duration::human(limit)),
         }
         if attempt < 3 {
             tokio::time::sleep(super::push::retry::jittered(Duration::from_millis(500) * attempt)).await;

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::deploy;
 use crate::plan::Step;
 use crate::report::Reporter;
 
@@ -31,7 +30,7 @@ struct Running {
 /// How often a step still running says so in plain output:
 /// `XTASK_HEARTBEAT` (a duration), else every 30 s.
 fn heartbeat() -> Duration {
-    deploy::duration_from_env("XTASK_HEARTBEAT").filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(30))
+    crate::duration::from_env("XTASK_HEARTBEAT").filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(30))
 }
 
 /// `2m10s`, `45s`: how long a step has run.

@@ -10,7 +10,6 @@ use super::handoff::StepOutput;
 use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EngineApi, RegistryApi};
-use crate::deploy;
 use crate::docker::PushError;
 use crate::identity::ImageRef;
 use crate::project::Service;
@@ -28,7 +27,7 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(16);
 /// `XTASK_PUSH_BUDGET` (a duration), else a minute, enough to ride out a
 /// registry restart or a load balancer's blip.
 fn push_budget() -> Duration {
-    deploy::duration_from_env("XTASK_PUSH_BUDGET").unwrap_or(Duration::from_secs(60))
+    crate::duration::from_env("XTASK_PUSH_BUDGET").unwrap_or(Duration::from_secs(60))
 }
 
 /// The registry as a push sees it: the engine pushes and looks up, with the

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::fake::{Fake, Rollout, World};
 use super::{Executor, Needs, Options, Parts, Summary};
-use crate::deploy::{self, WaitOptions};
+use crate::rollout::WaitOptions;
 use crate::git::Git;
 use crate::plan;
 use crate::program::Program;
@@ -127,7 +127,7 @@ fn said(lines: &[String], dir: &Path) -> Vec<String> {
 
 /// The exit code a failed run ends with.
 fn exit_code(error: &anyhow::Error) -> Option<u8> {
-    error.downcast_ref::<deploy::Failed>().map(|f| f.code)
+    error.downcast_ref::<crate::exit::Failed>().map(|f| f.code)
 }
 
 fn change_memory(dir: &Path, service: &str, memory: u32) {
@@ -233,7 +233,7 @@ fn a_deployment_that_fails_is_rolled_back_to_the_last_good_release() {
     fake.world().calls.clear();
     let (result, lines) = release_saying(dir.path(), &fake);
     let error = result.unwrap_err();
-    assert_eq!(exit_code(&error), Some(deploy::EXIT_ROLLED_BACK), "{error:#}");
+    assert_eq!(exit_code(&error), Some(crate::exit::ROLLED_BACK), "{error:#}");
     let failed =
         lines.iter().find(|l| l.starts_with("stderr: wait api")).expect("a line for the failed wait");
     assert_eq!(
@@ -258,7 +258,7 @@ fn when_ecs_rolls_a_deployment_back_itself_the_tool_records_it_and_does_not_roll
     fake.world().rollouts.insert("demo-api:2".into(), Rollout::FailsAndEcsRollsBack);
     fake.world().calls.clear();
     let error = release(dir.path(), &fake).unwrap_err();
-    assert_eq!(exit_code(&error), Some(deploy::EXIT_ECS_ROLLED_BACK), "{error:#}");
+    assert_eq!(exit_code(&error), Some(crate::exit::ECS_ROLLED_BACK), "{error:#}");
     let world = fake.world();
     assert_eq!(world.calls, ["register demo-api:2", "update api demo-api:2"]);
     assert_eq!(world.running("api"), "demo-api:1");
@@ -276,7 +276,7 @@ fn a_rollback_that_fails_too_is_not_rolled_back_in_turn() {
     fake.world().calls.clear();
     let (result, lines) = release_saying(dir.path(), &fake);
     let error = result.unwrap_err();
-    assert_eq!(exit_code(&error), Some(deploy::EXIT_ROLLED_BACK));
+    assert_eq!(exit_code(&error), Some(crate::exit::ROLLED_BACK));
     assert!(
         lines.contains(
             &"stderr: wait api           FAILED: demo-api:2 did not come up healthy: tasks failed to start; stopped \
@@ -326,7 +326,7 @@ fn a_failing_before_deploy_command_deploys_nothing() {
         "{lines:#?}"
     );
     let error = result.unwrap_err();
-    assert_eq!(exit_code(&error), Some(deploy::EXIT_BEFORE_DEPLOY), "{error:#}");
+    assert_eq!(exit_code(&error), Some(crate::exit::BEFORE_DEPLOY), "{error:#}");
     let message = format!("{error:#}");
     assert!(
         message.starts_with("before-deploy api failed; not started because of it: deploy api, wait api"),

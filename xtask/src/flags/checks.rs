@@ -124,7 +124,7 @@ pub(crate) struct Doctor {
     #[arg(long, value_name = "URL")]
     pub(crate) reach: Vec<String>,
     /// How long a connection may take before it counts as unanswered.
-    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) connect_timeout: std::time::Duration,
     /// Print one JSON document (its shape: docs/json.md) instead of lines.
     #[arg(long)]

@@ -22,7 +22,7 @@ pub(crate) struct LogsFlags {
     #[arg(long, value_name = "SERVICE")]
     pub(crate) service: String,
     /// How far back to start.
-    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) since: std::time::Duration,
     /// Keep printing new lines as they arrive, until Ctrl-C.
     #[arg(long, short = 'f')]
@@ -49,7 +49,7 @@ pub(crate) struct Up {
     #[arg(long, default_value = "dev", value_name = "ENV")]
     pub(crate) env: String,
     /// How long the containers may take to pass their health checks.
-    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) timeout: std::time::Duration,
 }
 
@@ -88,10 +88,10 @@ pub(crate) struct RunTaskFlags {
     #[arg(long, value_name = "CONTAINER")]
     pub(crate) container: Option<String>,
     /// How long the task may run before the command gives up following it.
-    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) timeout: std::time::Duration,
     /// How often the task is asked whether it stopped.
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::deploy::parse_duration)]
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::duration::parse)]
     pub(crate) poll_interval: std::time::Duration,
     #[command(flatten)]
     pub(crate) confirm: super::Confirm,

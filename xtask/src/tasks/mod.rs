@@ -24,13 +24,13 @@ pub(crate) mod up;
 
 use anyhow::Result;
 
-use crate::deploy::WaitOptions;
 use crate::executor::one_off::OneOff;
 use crate::executor::{self, Needs, RollbackTo, Summary};
 use crate::flags::{DeployFlags, DryRun, RunFlags};
 use crate::plan::{self, Plan};
 use crate::preview::Preview;
 use crate::program::Program;
+use crate::rollout::WaitOptions;
 
 use crate::project::Service;
 use crate::render::{Rendered, Scope, Secrets};

@@ -3,7 +3,6 @@
 use anyhow::{bail, Context, Result};
 use bollard::auth::DockerCredentials;
 
-use crate::deploy;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
@@ -55,7 +54,7 @@ pub(crate) fn run(flags: Rollback, out: &Reporter) -> Result<()> {
                 match history::rollback_target(&history::read(&tags), &current) {
                     Ok(Some(entry)) => entry.revision.clone(),
                     Ok(None) => {
-                        let target = deploy::rollback_target(&tags, &current, None).with_context(|| {
+                        let target = crate::rollout::rollback_target(&tags, &current, None).with_context(|| {
                             format!(
                                 "no earlier healthy release of {name} is recorded (a successful release records \
                                  one); pass --to with a revision number of {family} or a commit"

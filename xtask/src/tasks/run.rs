@@ -40,7 +40,7 @@ pub(crate) fn run(flags: RunTaskFlags, out: &Reporter) -> Result<()> {
         jobs: 4,
         force: false,
         force_deploy: false,
-        wait: crate::deploy::WaitOptions { timeout: flags.timeout, poll: flags.poll_interval },
+        wait: crate::rollout::WaitOptions { timeout: flags.timeout, poll: flags.poll_interval },
     };
     let task = OneOff { command: flags.command, container: flags.container };
     workspace.run_one_off(&plan, rendered, options, task, out)?;

@@ -94,7 +94,7 @@ async fn wait_until_healthy(ids: &[String], timeout: Duration) -> Result<Vec<Con
                     (state, health) => {
                         format!(
                             "is not ready after {} ({state}, {})",
-                            crate::deploy::human(timeout),
+                            crate::duration::human(timeout),
                             health.unwrap_or("no health check")
                         )
                     }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::deploy;
 use crate::docker::{PushError, RegistryFailure};
 
 /// How many times one push renews the registry token.
@@ -110,7 +109,7 @@ pub(crate) async fn push<R: Registry>(
                     message.trim(),
                     tries + 1,
                     wait.as_secs_f64(),
-                    deploy::human(policy.budget)
+                    crate::duration::human(policy.budget)
                 ));
                 tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(policy.longest_backoff);

@@ -104,8 +104,8 @@ impl Scripted {
             }
             Script::RolledBack(ms) => {
                 pause(ms).await;
-                Err(deploy::Failed {
-                    code: deploy::EXIT_ROLLED_BACK,
+                Err(crate::exit::Failed {
+                    code: crate::exit::ROLLED_BACK,
                     message: format!("{name}: rolled back"),
                 }
                 .into())
@@ -206,7 +206,7 @@ fn a_failure_blocks_only_what_depends_on_it() {
     let started = runner.started();
     assert!(started.contains(&"wait web".to_string()), "web went all the way: {started:?}");
     assert!(!started.iter().any(|s| s.starts_with("push api")), "{started:?}");
-    assert!(error.downcast_ref::<deploy::Failed>().is_none(), "an ordinary failure exits with 1");
+    assert!(error.downcast_ref::<crate::exit::Failed>().is_none(), "an ordinary failure exits with 1");
 }
 
 #[test]
@@ -214,8 +214,8 @@ fn a_rolled_back_rollout_gives_its_exit_code_and_says_it_is_recorded() {
     let plan = release();
     let runner = Scripted::new(&[("wait web", Script::RolledBack(5)), ("build api", Script::Fails(1))]);
     let error = run_plan(&plan, &runner, 4, NEVER).unwrap_err();
-    let failed = error.downcast_ref::<deploy::Failed>().expect("a deployment failure");
-    assert_eq!(failed.code, deploy::EXIT_ROLLED_BACK);
+    let failed = error.downcast_ref::<crate::exit::Failed>().expect("a deployment failure");
+    assert_eq!(failed.code, crate::exit::ROLLED_BACK);
     assert!(failed.message.starts_with("build api, wait web failed; not started because of it: push api"));
     assert!(
         failed.message.contains("The failed release is recorded in the service's history"),
@@ -234,7 +234,7 @@ fn a_stop_cancels_the_running_step_of_every_kind_and_starts_nothing_more() {
         let runner = Scripted::new(&[(name.as_str(), Script::Done(10_000))]);
         let error =
             run_plan(&plan, &runner, 1, After(Some(Duration::from_millis(30)), "SIGINT", 130)).unwrap_err();
-        let failed = error.downcast_ref::<deploy::Failed>().expect("an interruption");
+        let failed = error.downcast_ref::<crate::exit::Failed>().expect("an interruption");
         assert_eq!(failed.code, 130);
         let stopped = format!("; stopped: {name}");
         let after =
@@ -257,7 +257,7 @@ fn a_push_stopped_mid_upload_leaves_no_tag() {
     ]);
     let error =
         run_plan(&plan, &runner, 4, After(Some(Duration::from_millis(50)), "SIGTERM", 143)).unwrap_err();
-    let failed = error.downcast_ref::<deploy::Failed>().unwrap();
+    let failed = error.downcast_ref::<crate::exit::Failed>().unwrap();
     assert_eq!(failed.code, 143);
     assert!(failed.message.starts_with("interrupted by SIGTERM: "), "{}", failed.message);
     assert!(failed.message.contains("push api"), "{}", failed.message);

@@ -1,4 +1,4 @@
-//! Unit tests of `deploy.rs`.
+//! Unit tests of `rollout.rs`.
 
 use super::*;
 use crate::ecs::DeploymentState;
@@ -60,44 +60,6 @@ fn a_circuit_breaker_rollback_is_told_from_a_failure_left_in_place() {
     let gone = service(vec![deployment("other", "PRIMARY", 6, Some("COMPLETED"), 2)]);
     assert!(
         matches!(judge(&gone, "new"), Verdict::ReplacedByEcs(why) if why.contains("now runs shop-api:6"))
-    );
-}
-
-#[test]
-fn durations_read_like_people_write_them() {
-    assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-    assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-    assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-    assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-    assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-    assert_eq!(parse_duration("2m10s"), Ok(Duration::from_secs(130)));
-    assert_eq!(parse_duration("1h0m5s250ms"), Ok(Duration::from_millis(3_605_250)));
-    assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
-    assert_eq!(
-        parse_duration("30m1h"),
-        Err("`30m1h`: write the units from hours down, each once, as in 1h30m".to_string())
-    );
-    assert_eq!(
-        parse_duration("5m5m"),
-        Err("`5m5m`: write the units from hours down, each once, as in 1h30m".to_string())
-    );
-    assert_eq!(
-        parse_duration("10 minutes"),
-        Err("`10 minutes`: unknown unit ` minutes`; use h, m, s or ms".to_string())
-    );
-    assert_eq!(
-        parse_duration("soon"),
-        Err("`soon` is not a duration like 90s, 10m, 1h30m or 500ms".to_string())
-    );
-    assert!(parse_duration("").is_err());
-    assert!(parse_duration("-5s").is_err());
-    assert_eq!(parse_duration("-5"), Err("`-5` is not a duration like 90s, 10m, 1h30m or 500ms".to_string()));
-    assert_eq!(human(Duration::from_secs(600)), "10m");
-    assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-    // Found by reading for the property tests: a huge number was a panic, not an error.
-    assert_eq!(
-        parse_duration("99999999999999999999999h"),
-        Err("`99999999999999999999999h` is too long a duration".to_string())
     );
 }
 

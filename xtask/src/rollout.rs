@@ -7,43 +7,21 @@
 //! (the deployment circuit breaker) rolled the service back by itself.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
 use crate::backend::EcsApi;
+use crate::duration::human;
 use crate::ecs::{self, ServiceState};
+use crate::exit::{Failed, ROLLED_BACK};
 use crate::taskdef::short_name;
-
-/// Exit code when a rollout failed or timed out and the tool rolled back.
-pub(crate) const EXIT_ROLLED_BACK: u8 = 3;
-/// Exit code when ECS itself rolled the deployment back (circuit breaker).
-pub(crate) const EXIT_ECS_ROLLED_BACK: u8 = 4;
-/// A service's `before_deploy` command failed (or its task could not start):
-/// nothing was deployed.
-pub(crate) const EXIT_BEFORE_DEPLOY: u8 = 5;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WaitOptions {
     pub(crate) timeout: Duration,
     pub(crate) poll: Duration,
 }
-
-/// A deployment that did not come up healthy; carries the process exit code.
-#[derive(Debug)]
-pub(crate) struct Failed {
-    pub(crate) code: u8,
-    pub(crate) message: String,
-}
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Failed {}
 
 /// How a wait ended.
 pub(crate) enum Outcome {
@@ -204,7 +182,7 @@ pub(crate) async fn fail_and_roll_back(
     let tags = ecs.tags(&state.arn).await.with_context(cannot)?;
     let Some(target) = rollback_target(&tags, failed, before) else {
         bail!(Failed {
-            code: EXIT_ROLLED_BACK,
+            code: ROLLED_BACK,
             message: format!(
                 "{message}; there is no earlier release to roll back to, so it was left as it is"
             ),
@@ -233,65 +211,7 @@ pub(crate) async fn fail_and_roll_back(
                 format!("rolled back to {}, which is not healthy either: {why}", short_name(&target))
             }
         };
-    bail!(Failed { code: EXIT_ROLLED_BACK, message: format!("{message}; {verdict}") })
-}
-
-/// A duration a process variable sets (`XTASK_AWS_TIMEOUT=30s`), if it is
-/// set to one.
-pub(crate) fn duration_from_env(variable: &str) -> Option<Duration> {
-    std::env::var(variable).ok().and_then(|text| parse_duration(&text).ok())
-}
-
-/// "10m", "90s", "1h", "500ms", or a bare number of seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let not_a_duration = || format!("`{text}` is not a duration like 90s, 10m, 1h30m or 500ms");
-    // A bare number is seconds.
-    let seconds = match text.parse::<f64>() {
-        Ok(seconds) => seconds,
-        Err(_) => {
-            // Parts from the largest unit down, each once: `1h30m`, `2m10s`, `1.5h`.
-            let (mut total, mut rest, mut smallest_so_far) = (0.0, text, None);
-            while !rest.is_empty() {
-                let digits =
-                    rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(not_a_duration)?;
-                let (number, after) = rest.split_at(digits);
-                let number: f64 = number.parse().map_err(|_| not_a_duration())?;
-                let letters = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-                let (unit, next) = after.split_at(letters);
-                let (factor, rank) = match unit {
-                    "h" => (3600.0, 0),
-                    "m" => (60.0, 1),
-                    "s" => (1.0, 2),
-                    "ms" => (0.001, 3),
-                    _ => return Err(format!("`{text}`: unknown unit `{unit}`; use h, m, s or ms")),
-                };
-                if smallest_so_far.is_some_and(|smallest| rank <= smallest) {
-                    return Err(format!("`{text}`: write the units from hours down, each once, as in 1h30m"));
-                }
-                smallest_so_far = Some(rank);
-                total += number * factor;
-                rest = next;
-            }
-            if smallest_so_far.is_none() {
-                return Err(not_a_duration());
-            }
-            total
-        }
-    };
-    if seconds.is_nan() || seconds < 0.0 {
-        return Err(not_a_duration());
-    }
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too long a duration"))
-}
-
-pub(crate) fn human(duration: Duration) -> String {
-    let seconds = duration.as_secs_f64();
-    if seconds >= 60.0 && seconds % 60.0 == 0.0 {
-        format!("{}m", seconds / 60.0)
-    } else {
-        format!("{seconds}s")
-    }
+    bail!(Failed { code: ROLLED_BACK, message: format!("{message}; {verdict}") })
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use super::handoff::{Inputs, Started, StepOutput};
 use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EcsApi, EngineApi, LogsApi, RegistryApi};
-use crate::deploy;
 use crate::docker::PushError;
 use crate::history;
 use crate::identity::ImageRef;
@@ -178,7 +177,7 @@ impl<B: Backend> Executor<'_, B> {
         };
         let begun = Instant::now();
         let step = format!("wait {}", service.name);
-        let outcome = deploy::wait(
+        let outcome = crate::rollout::wait(
             ecs,
             name,
             &id,
@@ -196,8 +195,8 @@ impl<B: Backend> Executor<'_, B> {
             None => &self.workspace.revision.image(&service.name).commit,
         };
         let why = match outcome {
-            deploy::Outcome::Stable(state) => {
-                deploy::record_good(ecs, &state, &target, commit).await?;
+            crate::rollout::Outcome::Stable(state) => {
+                crate::rollout::record_good(ecs, &state, &target, commit).await?;
                 // Only a deployment this run made is a new release in the history.
                 if fresh {
                     let kind =
@@ -216,34 +215,34 @@ impl<B: Backend> Executor<'_, B> {
                     Outcome::Skipped(format!("{what}, stable"))
                 });
             }
-            deploy::Outcome::Failed(why)
-            | deploy::Outcome::ReplacedByEcs(why)
-            | deploy::Outcome::TimedOut(why)
+            crate::rollout::Outcome::Failed(why)
+            | crate::rollout::Outcome::ReplacedByEcs(why)
+            | crate::rollout::Outcome::TimedOut(why)
                 if rollback.is_some() =>
             {
-                bail!(deploy::Failed {
-                    code: deploy::EXIT_ROLLED_BACK,
+                bail!(crate::exit::Failed {
+                    code: crate::exit::ROLLED_BACK,
                     message: format!(
                         "the rollback of {name} to {} did not come up healthy: {why}",
                         short_name(&target)
                     ),
                 })
             }
-            deploy::Outcome::ReplacedByEcs(why) => {
+            crate::rollout::Outcome::ReplacedByEcs(why) => {
                 let arn = ecs.service(name).await?.arn;
                 history::record(ecs, &arn, &target, commit, history::Outcome::Failed).await?;
-                bail!(deploy::Failed {
-                    code: deploy::EXIT_ECS_ROLLED_BACK,
+                bail!(crate::exit::Failed {
+                    code: crate::exit::ECS_ROLLED_BACK,
                     message: format!("{name}: the deployment of {} failed: {why}", short_name(&target)),
                 })
             }
-            deploy::Outcome::Failed(why) | deploy::Outcome::TimedOut(why) => why,
+            crate::rollout::Outcome::Failed(why) | crate::rollout::Outcome::TimedOut(why) => why,
         };
         // What the new tasks said before they failed, read before the rollback replaces them.
         let since =
             SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().saturating_sub(begun.elapsed());
         let last_lines = self.last_lines(ecs, &target, since.as_millis() as i64 - 10_000).await;
-        let Err(failed) = deploy::fail_and_roll_back(
+        let Err(failed) = crate::rollout::fail_and_roll_back(
             ecs,
             name,
             &target,
@@ -255,8 +254,8 @@ impl<B: Backend> Executor<'_, B> {
             |event| self.progress.line(&format!("{step:<18} event: {event}")),
         )
         .await;
-        match (failed.downcast_ref::<deploy::Failed>(), last_lines.is_empty()) {
-            (Some(f), false) => Err(deploy::Failed {
+        match (failed.downcast_ref::<crate::exit::Failed>(), last_lines.is_empty()) {
+            (Some(f), false) => Err(crate::exit::Failed {
                 code: f.code,
                 message: format!(
                     "{}; the last log lines of {}:\n  {}",
