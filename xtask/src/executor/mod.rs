@@ -22,7 +22,7 @@ mod service_steps;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use crate::backend::{Backend, EcsApi, Real, RegistryApi};
 use crate::plan::Step;
@@ -136,12 +136,12 @@ impl<'w, B: Backend> Executor<'w, B> {
                 self.build(service, image, build_args, inputs).await.map(nothing)
             }
             Action::RegistryAuth => {
-                self.ecr()?.credentials().await?;
+                self.ecr().credentials().await?;
                 Ok(nothing(Outcome::Done(format!("token for {}", self.registry))))
             }
             Action::EnsureRepository { service } => {
                 let created =
-                    self.ecr()?.ensure_repository(&service.repository, service.immutable_tags).await?;
+                    self.ecr().ensure_repository(&service.repository, service.immutable_tags).await?;
                 Ok(nothing(if created {
                     Outcome::Done(format!("created repository {}", service.repository))
                 } else {
@@ -173,14 +173,16 @@ impl<'w, B: Backend> Executor<'w, B> {
         self.engine.as_ref().expect("the plan's steps asked for the engine")
     }
 
-    fn ecr(&self) -> Result<&B::Registry> {
-        self.ecr.as_ref().context("no registry session was prepared for this command")
+    /// The registry session, which `Needs::of` asks for whenever a step
+    /// of the plan uses it.
+    fn ecr(&self) -> &B::Registry {
+        self.ecr.as_ref().expect("the plan's steps asked for a registry session")
     }
 
-    /// The ECS session, in a cluster.
-    fn ecs(&self, cluster: &str) -> Result<B::Ecs> {
-        let ecs = self.ecs.as_ref().context("no ECS session was prepared for this command")?;
-        Ok(ecs.in_cluster(cluster))
+    /// The ECS session in a cluster, which `Needs::of` asks for whenever a
+    /// step of the plan deploys or runs a task.
+    fn ecs(&self, cluster: &str) -> B::Ecs {
+        self.ecs.as_ref().expect("the plan's steps asked for an ECS session").in_cluster(cluster)
     }
 }
 

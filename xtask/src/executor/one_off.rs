@@ -36,7 +36,7 @@ impl<B: Backend> Executor<'_, B> {
         command: &[String],
         inputs: Inputs<'_>,
     ) -> Result<Outcome> {
-        let ecs = self.ecs(service.cluster(&self.workspace.environment))?;
+        let ecs = self.ecs(service.cluster(&self.workspace.environment));
         let before_deploy = matches!(step, Step::BeforeDeploy(_));
         // `cargo xtask run --container` picks the container; else the first essential one.
         let container =

@@ -25,6 +25,8 @@ pub(crate) struct Needs {
     pub(crate) engine: bool,
     /// A registry session (ECR token).
     pub(crate) registry: bool,
+    /// An ECS session (to register, deploy, follow or run a task).
+    pub(crate) ecs: bool,
     /// ECS services that will be deployed, which must exist, each with its cluster.
     pub(crate) ecs_services: Vec<(String, String)>,
 }
@@ -56,7 +58,17 @@ impl Needs {
                 .actions
                 .iter()
                 .any(|action| matches!(action, Action::Prebuild { .. } | Action::Build { .. }));
-        Needs { engine, registry: needs_registry, ecs_services }
+        let ecs = program.actions.iter().any(|action| {
+            matches!(
+                action,
+                Action::Register { .. }
+                    | Action::BeforeDeploy { .. }
+                    | Action::RunTask { .. }
+                    | Action::Deploy { .. }
+                    | Action::Wait { .. }
+            )
+        });
+        Needs { engine, registry: needs_registry, ecs, ecs_services }
     }
 }
 
@@ -103,7 +115,7 @@ impl<'w> Executor<'w, Real> {
         // A session of another account would change the wrong services, or
         // none: refused before anything else is asked of AWS. An expired
         // session was reported above already; one line says it.
-        let uses_aws = needs.registry || !needs.ecs_services.is_empty();
+        let uses_aws = needs.registry || needs.ecs;
         let mut session_usable = !matches!(ecr, Some(Err(_)));
         if uses_aws && session_usable {
             let account = crate::aws::account(&environment.region).await;
@@ -113,7 +125,7 @@ impl<'w> Executor<'w, Real> {
             }
         }
         let mut running = BTreeMap::new();
-        let ecs = if needs.ecs_services.is_empty() {
+        let ecs = if !needs.ecs {
             None
         } else {
             let ecs = Ecs::connect(&environment.region, &environment.cluster).await;

@@ -78,7 +78,7 @@ impl<B: Backend> Executor<'_, B> {
         let dirty = self.workspace.revision.image(&service.name).dirty;
         let registry = EngineRegistry {
             executor: self,
-            ecr: self.ecr()?,
+            ecr: self.ecr(),
             reference: &reference,
             repository: &repository,
             tag: image.tag(),

@@ -22,7 +22,7 @@ impl<B: Backend> Executor<'_, B> {
     /// Finds this commit's image in the registry, for a deploy without a push.
     pub(super) async fn locate(&self, service: &Service, image: &ImageRef) -> Result<Finished<StepOutput>> {
         let reference = image.to_string();
-        let credentials = self.ecr()?.credentials().await?;
+        let credentials = self.ecr().credentials().await?;
         match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(digest)) => Ok(Finished {
                 outcome: Outcome::Done(format!("{reference} is {digest}")),
@@ -86,7 +86,7 @@ impl<B: Backend> Executor<'_, B> {
         definition: &TaskDef,
         inputs: Inputs<'_>,
     ) -> Result<Finished<StepOutput>> {
-        let ecs = &self.ecs(service.cluster(&self.workspace.environment))?;
+        let ecs = &self.ecs(service.cluster(&self.workspace.environment));
         let (family, json) = self.task_definition(service, definition, inputs)?;
         let handing_on =
             |outcome, arn: &str| Finished { outcome, output: StepOutput::TaskDefinition(arn.to_string()) };
@@ -127,7 +127,7 @@ impl<B: Backend> Executor<'_, B> {
         cluster: &str,
         inputs: Inputs<'_>,
     ) -> Result<Finished<StepOutput>> {
-        let ecs = &self.ecs(cluster)?;
+        let ecs = &self.ecs(cluster);
         let rollback = self.rollback.as_ref().filter(|r| r.service == service.name);
         let target = match (inputs.task_definition(), rollback) {
             (Some(registered), _) => registered.to_string(),
@@ -159,7 +159,7 @@ impl<B: Backend> Executor<'_, B> {
     }
 
     pub(super) async fn wait(&self, service: &Service, cluster: &str, inputs: Inputs<'_>) -> Result<Outcome> {
-        let ecs = &self.ecs(cluster)?;
+        let ecs = &self.ecs(cluster);
         let name = service.ecs_service.as_str();
         let Some((target, started)) = inputs.deployment() else {
             bail!("wait {}: the plan deploys nothing before it", service.name)

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use super::fake::{Fake, Rollout, World};
 use super::{Executor, Needs, Options, Parts, Summary};
-use crate::rollout::WaitOptions;
 use crate::git::Git;
 use crate::plan;
 use crate::program::Program;
 use crate::project::Project;
 use crate::render::{Scope, Secrets};
 use crate::report::{Level, Reporter};
+use crate::rollout::WaitOptions;
 use crate::workspace::Workspace;
 
 const ENV: &str = "region = \"eu-west-1\"\naccount_id = \"123456789012\"\ncluster = \"main\"\n";
@@ -102,7 +102,7 @@ fn run(
         backend: fake.clone(),
         engine: needs.engine.then(|| fake.clone()),
         ecr: needs.registry.then(|| fake.clone()),
-        ecs: (!needs.ecs_services.is_empty()).then(|| fake.clone()),
+        ecs: needs.ecs.then(|| fake.clone()),
         running,
         located: BTreeMap::new(),
     };
@@ -223,15 +223,25 @@ fn a_changed_task_definition_registers_and_deploys_only_its_service() {
     assert_eq!(world.history("api"), ["demo-api:1 good", "demo-api:2 good"]);
 }
 
-#[test]
-fn a_deployment_that_fails_is_rolled_back_to_the_last_good_release() {
+/// api released once (demo-api:1, healthy), then its task definition
+/// changed and released again with the rollouts scripted: the second
+/// release's result and lines, and the world after it.
+fn second_release_rolling_out(rollouts: &[(&str, Rollout)]) -> (anyhow::Result<Summary>, Vec<String>, Fake) {
     let dir = project(&[("api", "")]);
     let fake = Fake::new(World::with_services(&["api"]));
     release(dir.path(), &fake).unwrap();
     change_memory(dir.path(), "api", 1024);
-    fake.world().rollouts.insert("demo-api:2".into(), Rollout::Fails);
+    for (revision, rollout) in rollouts {
+        fake.world().rollouts.insert(revision.to_string(), *rollout);
+    }
     fake.world().calls.clear();
     let (result, lines) = release_saying(dir.path(), &fake);
+    (result, lines, fake)
+}
+
+#[test]
+fn a_deployment_that_fails_is_rolled_back_to_the_last_good_release() {
+    let (result, lines, fake) = second_release_rolling_out(&[("demo-api:2", Rollout::Fails)]);
     let error = result.unwrap_err();
     assert_eq!(exit_code(&error), Some(crate::exit::ROLLED_BACK), "{error:#}");
     let failed =
@@ -251,13 +261,8 @@ fn a_deployment_that_fails_is_rolled_back_to_the_last_good_release() {
 
 #[test]
 fn when_ecs_rolls_a_deployment_back_itself_the_tool_records_it_and_does_not_roll_back_again() {
-    let dir = project(&[("api", "")]);
-    let fake = Fake::new(World::with_services(&["api"]));
-    release(dir.path(), &fake).unwrap();
-    change_memory(dir.path(), "api", 1024);
-    fake.world().rollouts.insert("demo-api:2".into(), Rollout::FailsAndEcsRollsBack);
-    fake.world().calls.clear();
-    let error = release(dir.path(), &fake).unwrap_err();
+    let (result, _, fake) = second_release_rolling_out(&[("demo-api:2", Rollout::FailsAndEcsRollsBack)]);
+    let error = result.unwrap_err();
     assert_eq!(exit_code(&error), Some(crate::exit::ECS_ROLLED_BACK), "{error:#}");
     let world = fake.world();
     assert_eq!(world.calls, ["register demo-api:2", "update api demo-api:2"]);
@@ -267,14 +272,8 @@ fn when_ecs_rolls_a_deployment_back_itself_the_tool_records_it_and_does_not_roll
 
 #[test]
 fn a_rollback_that_fails_too_is_not_rolled_back_in_turn() {
-    let dir = project(&[("api", "")]);
-    let fake = Fake::new(World::with_services(&["api"]));
-    release(dir.path(), &fake).unwrap();
-    change_memory(dir.path(), "api", 1024);
-    fake.world().rollouts.insert("demo-api:2".into(), Rollout::Fails);
-    fake.world().rollouts.insert("demo-api:1".into(), Rollout::Fails);
-    fake.world().calls.clear();
-    let (result, lines) = release_saying(dir.path(), &fake);
+    let (result, lines, fake) =
+        second_release_rolling_out(&[("demo-api:2", Rollout::Fails), ("demo-api:1", Rollout::Fails)]);
     let error = result.unwrap_err();
     assert_eq!(exit_code(&error), Some(crate::exit::ROLLED_BACK));
     assert!(
