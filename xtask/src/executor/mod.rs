@@ -2,7 +2,7 @@
 //! the Docker Engine, the registry, ECS and CloudWatch Logs, or the scripted
 //! `fake` in tests). `scheduler` decides when each step runs and hands each
 //! step its dependencies' outputs (`handoff`); this module dispatches each
-//! step to its body: `images` (prebuild, build), `push`, `rollout` (locate,
+//! step to its body: `images` (prebuild, build), `push`, `service_steps` (locate,
 //! register, deploy, wait), `one_off` (before_deploy, `run`).
 //! `preconditions` checks everything a plan needs before the first change,
 //! with `preflight`'s registry checks; `progress` is the status line.

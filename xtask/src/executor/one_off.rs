@@ -12,7 +12,7 @@ use super::handoff::Inputs;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EcsApi, LogsApi};
 use crate::ecs::tasks::Stopped;
-use crate::exit::BEFORE_DEPLOY as EXIT_BEFORE_DEPLOY;
+use crate::exit;
 use crate::logs::{self, Source};
 use crate::plan::Step;
 use crate::project::Service;
@@ -114,9 +114,9 @@ impl<B: Backend> Executor<'_, B> {
             Some(0) => Ok(Outcome::Done(format!("{shown} exited 0 ({took:.1}s, task {short_id})"))),
             Some(code) => {
                 let nothing = if before_deploy { ", so nothing was deployed" } else { "" };
-                Err(crate::exit::Failed {
+                Err(exit::Failed {
                     code: if before_deploy {
-                        EXIT_BEFORE_DEPLOY
+                        exit::BEFORE_DEPLOY
                     } else {
                         u8::try_from(code).unwrap_or(1).max(1)
                     },
@@ -129,8 +129,8 @@ impl<B: Backend> Executor<'_, B> {
                     Some(reason) if !reason.is_empty() => format!("{stopped_reason}: {reason}"),
                     _ => stopped_reason,
                 };
-                Err(crate::exit::Failed {
-                    code: if before_deploy { EXIT_BEFORE_DEPLOY } else { 1 },
+                Err(exit::Failed {
+                    code: if before_deploy { exit::BEFORE_DEPLOY } else { 1 },
                     message: format!(
                         "task {short_id} of {} could not start {shown}: {why}{}",
                         short_name(&target),

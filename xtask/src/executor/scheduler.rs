@@ -17,6 +17,7 @@ use anyhow::{bail, Result};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::progress::Progress;
+use crate::exit;
 use crate::plan::{Plan, Step};
 use crate::report::say;
 use crate::workspace::plural;
@@ -204,7 +205,7 @@ pub(crate) async fn run<R: StepRunner>(
             }
             Err(e) => {
                 state[i] = State::Failed;
-                if let Some(failed) = e.downcast_ref::<crate::exit::Failed>() {
+                if let Some(failed) = e.downcast_ref::<exit::Failed>() {
                     exit_code = exit_code.max(failed.code);
                 }
                 (format!("FAILED: {e:#}"), true)
@@ -238,7 +239,7 @@ pub(crate) async fn run<R: StepRunner>(
     match exit_code {
         0 => bail!("{message}; the other steps finished, and a rerun continues from where this one stopped"),
         // A rerun would deploy the same bad revision again.
-        code => Err(crate::exit::Failed {
+        code => Err(exit::Failed {
             code,
             message: match runner.after_failed_deployment(code) {
                 "" => format!("{message}; the other steps finished"),
@@ -275,7 +276,7 @@ fn interrupted(plan: &Plan, state: &[State], (signal, code): (&'static str, u8))
     }
     message += ". No service was pointed at an image that was not fully pushed; run the same command again: \
                 it skips what is done and finishes the rest";
-    crate::exit::Failed { code, message }.into()
+    exit::Failed { code, message }.into()
 }
 
 #[cfg(test)]

@@ -12,9 +12,11 @@ use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EcsApi, EngineApi, LogsApi, RegistryApi};
 use crate::docker::PushError;
+use crate::exit;
 use crate::history;
 use crate::identity::ImageRef;
 use crate::project::Service;
+use crate::rollout;
 use crate::taskdef::{self, short_name, TaskDef};
 use crate::workspace::plural;
 
@@ -177,7 +179,7 @@ impl<B: Backend> Executor<'_, B> {
         };
         let begun = Instant::now();
         let step = format!("wait {}", service.name);
-        let outcome = crate::rollout::wait(
+        let outcome = rollout::wait(
             ecs,
             name,
             &id,
@@ -195,8 +197,8 @@ impl<B: Backend> Executor<'_, B> {
             None => &self.workspace.revision.image(&service.name).commit,
         };
         let why = match outcome {
-            crate::rollout::Outcome::Stable(state) => {
-                crate::rollout::record_good(ecs, &state, &target, commit).await?;
+            rollout::Outcome::Stable(state) => {
+                rollout::record_good(ecs, &state, &target, commit).await?;
                 // Only a deployment this run made is a new release in the history.
                 if fresh {
                     let kind =
@@ -215,34 +217,34 @@ impl<B: Backend> Executor<'_, B> {
                     Outcome::Skipped(format!("{what}, stable"))
                 });
             }
-            crate::rollout::Outcome::Failed(why)
-            | crate::rollout::Outcome::ReplacedByEcs(why)
-            | crate::rollout::Outcome::TimedOut(why)
+            rollout::Outcome::Failed(why)
+            | rollout::Outcome::ReplacedByEcs(why)
+            | rollout::Outcome::TimedOut(why)
                 if rollback.is_some() =>
             {
-                bail!(crate::exit::Failed {
-                    code: crate::exit::ROLLED_BACK,
+                bail!(exit::Failed {
+                    code: exit::ROLLED_BACK,
                     message: format!(
                         "the rollback of {name} to {} did not come up healthy: {why}",
                         short_name(&target)
                     ),
                 })
             }
-            crate::rollout::Outcome::ReplacedByEcs(why) => {
+            rollout::Outcome::ReplacedByEcs(why) => {
                 let arn = ecs.service(name).await?.arn;
                 history::record(ecs, &arn, &target, commit, history::Outcome::Failed).await?;
-                bail!(crate::exit::Failed {
-                    code: crate::exit::ECS_ROLLED_BACK,
+                bail!(exit::Failed {
+                    code: exit::ECS_ROLLED_BACK,
                     message: format!("{name}: the deployment of {} failed: {why}", short_name(&target)),
                 })
             }
-            crate::rollout::Outcome::Failed(why) | crate::rollout::Outcome::TimedOut(why) => why,
+            rollout::Outcome::Failed(why) | rollout::Outcome::TimedOut(why) => why,
         };
         // What the new tasks said before they failed, read before the rollback replaces them.
         let since =
             SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().saturating_sub(begun.elapsed());
         let last_lines = self.last_lines(ecs, &target, since.as_millis() as i64 - 10_000).await;
-        let Err(failed) = crate::rollout::fail_and_roll_back(
+        let Err(failed) = rollout::fail_and_roll_back(
             ecs,
             name,
             &target,
@@ -254,8 +256,8 @@ impl<B: Backend> Executor<'_, B> {
             |event| self.progress.line(&format!("{step:<18} event: {event}")),
         )
         .await;
-        match (failed.downcast_ref::<crate::exit::Failed>(), last_lines.is_empty()) {
-            (Some(f), false) => Err(crate::exit::Failed {
+        match (failed.downcast_ref::<exit::Failed>(), last_lines.is_empty()) {
+            (Some(f), false) => Err(exit::Failed {
                 code: f.code,
                 message: format!(
                     "{}; the last log lines of {}:\n  {}",

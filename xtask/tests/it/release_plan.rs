@@ -162,13 +162,20 @@ dry run: nothing was changed
 #[test]
 fn dry_run_json_is_the_plan_the_text_shows() {
     let repo = project_with_base();
+    repo.git(&["tag", "v1.4.0"]);
     let text = repo.xtask(&["release", "--env", "dev", "--dry-run"]).success().stdout;
+    let head = format!(
+        "release plan: env dev, commit {} (tags v1.4.0), 3 services: api, base, web\n",
+        repo.short_sha()
+    );
+    assert!(text.starts_with(&head), "{text}");
     let json = repo.xtask(&["release", "--env", "dev", "--dry-run", "--json"]).success();
     assert_eq!(json.stderr, "");
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!((plan["version"].as_u64(), plan["command"].as_str()), (Some(1), Some("release")));
     assert_eq!((plan["dry_run"].as_bool(), plan["env"].as_str()), (Some(true), Some("dev")));
     assert_eq!(plan["services"], serde_json::json!(["api", "base", "web"]));
+    assert_eq!(plan["tags"], serde_json::json!(["v1.4.0"]));
     assert_eq!(plan["images"]["base"], format!("127.0.0.1:5000/base:{}", repo.short_sha()));
     // Stage by stage, the same steps with the same words as the plain plan.
     let mut from_json = String::new();
