@@ -293,9 +293,8 @@ pub(crate) struct Rollback {
     /// Roll back even when the target's images cannot be found in their registry.
     #[arg(long)]
     pub(crate) force: bool,
-    /// Say which release it would go back to, and stop before changing anything.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) preview: DryRun,
     #[command(flatten)]
     pub(crate) confirm: Confirm,
     #[command(flatten)]

@@ -17,7 +17,7 @@ use crate::workspace::plural;
 /// A plan as a user reads it. Field by field, it is the `--json` document.
 #[derive(Serialize)]
 pub(crate) struct Preview {
-    /// The command whose plan this is: `release`, `build`, `push`, `deploy`.
+    /// The command whose plan this is: `release`, `build`, `push`, `deploy`, `run`, `rollback`.
     #[serde(skip)]
     command: &'static str,
     dry_run: bool,
@@ -86,9 +86,11 @@ impl Preview {
             cluster: environment.cluster.clone(),
             protected: environment.protected,
             services: services.iter().map(|s| s.name.clone()).collect(),
-            images: services
+            // The images this commit's templates name (a rollback renders none).
+            images: program
+                .rendered
                 .iter()
-                .map(|s| {
+                .map(|(s, _)| {
                     (s.name.clone(), ImageRef::of(&program.registry, s, &workspace.revision).to_string())
                 })
                 .collect(),

@@ -13,7 +13,7 @@ use crate::identity::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{registry_host, Rendered};
-use crate::taskdef::TaskDef;
+use crate::taskdef::{short_name, TaskDef};
 use crate::workspace::Workspace;
 
 /// A plan and, node by node, what each step does.
@@ -28,6 +28,20 @@ pub(crate) struct Program<'a> {
     pub(crate) registry: String,
     /// The services of the command, and what their templates rendered.
     pub(crate) rendered: &'a [(&'a Service, Rendered)],
+    /// Set when the program rolls a service back instead of releasing it.
+    pub(crate) rollback: Option<RollbackTo>,
+}
+
+/// A rollback the run carries out: the service goes back from the revision
+/// it runs, `from`, to `revision`, a task definition ECS has already, whose
+/// image was built from `commit`.
+pub(crate) struct RollbackTo {
+    pub(crate) service: String,
+    pub(crate) from: String,
+    pub(crate) revision: String,
+    pub(crate) commit: String,
+    /// Whether the target's images were found in their registry (not with `--force`).
+    pub(crate) images_checked: bool,
 }
 
 /// One step with its facts.
@@ -155,11 +169,29 @@ impl<'a> Program<'a> {
                 }
             });
         }
-        Ok(Program { workspace, plan, actions, registry, rendered })
+        Ok(Program { workspace, plan, actions, registry, rendered, rollback: None })
+    }
+
+    /// A rollback's program (deploy and wait): nothing is rendered, the
+    /// service goes back to a revision ECS has.
+    pub(crate) fn rollback(plan: &Plan, workspace: &'a Workspace, to: RollbackTo) -> Result<Program<'a>> {
+        let mut program = Program::resolve(plan, workspace, &[])?;
+        program.rollback = Some(to);
+        Ok(program)
     }
 
     /// The services of the command, in project order.
     pub(crate) fn services(&self) -> Vec<&'a Service> {
+        if self.rendered.is_empty() {
+            // A rollback renders nothing: its services are those its steps name.
+            let mut services: Vec<&'a Service> = Vec::new();
+            for action in &self.actions {
+                if let Action::Deploy { service, .. } = action {
+                    services.push(service);
+                }
+            }
+            return services;
+        }
         self.rendered.iter().map(|(s, _)| *s).collect()
     }
 
@@ -173,6 +205,13 @@ impl<'a> Program<'a> {
 pub(crate) struct Detail<'p> {
     program: &'p Program<'p>,
     action: &'p Action<'p>,
+}
+
+impl Detail<'_> {
+    /// The rollback the program carries out on `service`, if any.
+    fn rollback_of(&self, service: &Service) -> Option<&RollbackTo> {
+        self.program.rollback.as_ref().filter(|to| to.service == service.name)
+    }
 }
 
 impl fmt::Display for Detail<'_> {
@@ -206,14 +245,35 @@ impl fmt::Display for Detail<'_> {
                 definition.family(),
                 templates.join(", ")
             ),
-            Action::Deploy { service, cluster } => write!(
-                f,
-                "ECS service {} in cluster {cluster}, unless it runs the revision already",
-                service.ecs_service
-            ),
-            Action::Wait { .. } => {
-                f.write_str("until the rollout completes with every task running, else roll back")
-            }
+            Action::Deploy { service, cluster } => match self.rollback_of(service) {
+                Some(to) => write!(
+                    f,
+                    "ECS service {} in cluster {cluster}: {} -> {} (image commit {}), {}",
+                    service.ecs_service,
+                    short_name(&to.from),
+                    short_name(&to.revision),
+                    if to.commit.is_empty() {
+                        "unknown".to_string()
+                    } else {
+                        to.commit.chars().take(12).collect()
+                    },
+                    if to.images_checked {
+                        "whose images are in their registry"
+                    } else {
+                        "its images not looked for (--force)"
+                    }
+                ),
+                None => write!(
+                    f,
+                    "ECS service {} in cluster {cluster}, unless it runs the revision already",
+                    service.ecs_service
+                ),
+            },
+            // A rollback that fails is not rolled back in turn.
+            Action::Wait { service, .. } => f.write_str(match self.rollback_of(service) {
+                Some(_) => "until the rollout completes with every task running; record it in the history",
+                None => "until the rollout completes with every task running, else roll back",
+            }),
             Action::BeforeDeploy { command, .. } => write!(
                 f,
                 "run `{}` as a one-off task of the registered revision; a failure deploys nothing",

@@ -63,19 +63,9 @@ pub(crate) struct Executor<'w, B: Backend = Real> {
     /// Digests of the registry's images that task definitions run and this
     /// run does not build, by image reference, found before it started.
     located: BTreeMap<String, String>,
-    /// Set when the run rolls a service back instead of releasing it.
-    rollback: Option<RollbackTo>,
     /// Set for `cargo xtask run`.
     one_off: Option<one_off::OneOff>,
     progress: Progress<'w>,
-}
-
-/// A rollback the run carries out: the service goes back to `revision`, a
-/// task definition ECS has already, whose image was built from `commit`.
-pub(crate) struct RollbackTo {
-    pub(crate) service: String,
-    pub(crate) revision: String,
-    pub(crate) commit: String,
 }
 
 /// What a run found before it started, and the clients its steps use.
@@ -97,7 +87,6 @@ impl<'w, B: Backend> Executor<'w, B> {
         program: &'w Program<'w>,
         options: Options,
         parts: Parts<B>,
-        rollback: Option<RollbackTo>,
         one_off: Option<one_off::OneOff>,
         out: &'w Reporter,
     ) -> Executor<'w, B> {
@@ -112,7 +101,6 @@ impl<'w, B: Backend> Executor<'w, B> {
             ecs: parts.ecs,
             running: parts.running,
             located: parts.located,
-            rollback,
             one_off,
             progress: Progress::new(out),
         }
@@ -206,7 +194,7 @@ impl<B: Backend> StepRunner for Executor<'_, B> {
         if code == crate::exit::BEFORE_DEPLOY {
             return "Nothing was deployed: fix the command or what it needs, commit and release again";
         }
-        match self.rollback {
+        match self.program.rollback {
             // A failed rollback is not rolled back in turn, nor recorded as a release.
             Some(_) => {
                 "The service stays on the revision it was sent to; `cargo xtask status` shows how it runs, and \

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 
-use super::{one_off, preflight, Executor, Options, Parts, RollbackTo};
+use super::{one_off, preflight, Executor, Options, Parts};
 use crate::backend::Real;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
@@ -89,7 +89,6 @@ impl<'w> Executor<'w, Real> {
         program: &'w Program<'w>,
         options: Options,
         needs: Needs,
-        rollback: Option<RollbackTo>,
         one_off: Option<one_off::OneOff>,
         out: &'w Reporter,
     ) -> Result<Executor<'w>> {
@@ -189,6 +188,6 @@ impl<'w> Executor<'w, Real> {
             running,
             located,
         };
-        Ok(Executor::assemble(program, options, parts, rollback, one_off, out))
+        Ok(Executor::assemble(program, options, parts, one_off, out))
     }
 }

@@ -114,7 +114,7 @@ fn run(
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let executor = Executor::assemble(&program, options, parts, None, None, out);
+        let executor = Executor::assemble(&program, options, parts, None, out);
         executor.run().await
     })
 }

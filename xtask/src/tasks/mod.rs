@@ -25,7 +25,7 @@ pub(crate) mod up;
 use anyhow::Result;
 
 use crate::executor::one_off::OneOff;
-use crate::executor::{self, Needs, RollbackTo, Summary};
+use crate::executor::{self, Needs, Summary};
 use crate::flags::{DeployFlags, DryRun, RunFlags};
 use crate::plan::{self, Plan};
 use crate::preview::Preview;
@@ -78,18 +78,17 @@ impl Workspace {
         options: executor::Options,
         out: &Reporter,
     ) -> Result<Summary> {
-        self.run_plan(plan, rendered, options, None, None, out)
+        self.run_program(&Program::resolve(plan, self, &rendered)?, options, None, out)
     }
 
-    /// Runs a rollback's plan (deploy and wait) to the revision given.
+    /// Runs a rollback's program (deploy and wait).
     pub(crate) fn roll_back(
         &self,
-        plan: &Plan,
+        program: &Program<'_>,
         options: executor::Options,
-        to: RollbackTo,
         out: &Reporter,
     ) -> Result<Summary> {
-        self.run_plan(plan, Vec::new(), options, Some(to), None, out)
+        self.run_program(program, options, None, out)
     }
 
     /// Runs a one-off task's plan (`cargo xtask run`).
@@ -101,23 +100,20 @@ impl Workspace {
         task: OneOff,
         out: &Reporter,
     ) -> Result<Summary> {
-        self.run_plan(plan, rendered, options, None, Some(task), out)
+        self.run_program(&Program::resolve(plan, self, &rendered)?, options, Some(task), out)
     }
 
-    fn run_plan(
+    /// Runs a program once every precondition its steps have holds.
+    fn run_program(
         &self,
-        plan: &Plan,
-        rendered: Vec<(&Service, Rendered)>,
+        program: &Program<'_>,
         options: executor::Options,
-        rollback: Option<RollbackTo>,
         one_off: Option<OneOff>,
         out: &Reporter,
     ) -> Result<Summary> {
-        let program = Program::resolve(plan, self, &rendered)?;
-        let needs = Needs::of(&program);
+        let needs = Needs::of(program);
         runtime()?.block_on(async {
-            let executor =
-                executor::Executor::prepare(&program, options, needs, rollback, one_off, out).await?;
+            let executor = executor::Executor::prepare(program, options, needs, one_off, out).await?;
             executor.run().await
         })
     }

@@ -6,12 +6,14 @@ use bollard::auth::DockerCredentials;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
-use crate::executor::{Options, RollbackTo};
+use crate::executor::Options;
 use crate::flags::Rollback;
 use crate::history;
 use crate::plan;
+use crate::preview::Preview;
+use crate::program::{Program, RollbackTo};
 use crate::render::registry_host;
-use crate::report::{say, show, Reporter};
+use crate::report::{say, Reporter};
 use crate::taskdef::{self, short_name};
 use crate::tasks::{runtime, Workspace};
 
@@ -29,18 +31,19 @@ pub(crate) fn run(flags: Rollback, out: &Reporter) -> Result<()> {
         );
     }
     // A dry run changes nothing, so it needs neither consent nor the lock.
-    if !flags.dry_run {
+    let dry_run = flags.preview.dry_run;
+    if !dry_run {
         workspace.require_consent(&flags.confirm)?;
     }
     let environment = &workspace.environment;
     let cluster = service.cluster(environment);
-    let _locks = match flags.dry_run {
+    let _locks = match dry_run {
         true => None,
         false => Some(crate::lock::acquire(out, environment, &[cluster], flags.deploy.wait_for_lock)?),
     };
     let name = service.ecs_service.as_str();
-    // Which revision to go back to, worked out before anything changes; `None`
-    // when there is nothing to do or this is a dry run.
+    // Which revision to go back to, worked out before anything changes;
+    // `None` when there is nothing to do.
     let decided = runtime()?.block_on(async {
         let ecs = Ecs::connect(&environment.region, cluster).await;
         let state = ecs.service(name).await?;
@@ -110,23 +113,19 @@ pub(crate) fn run(flags: Rollback, out: &Reporter) -> Result<()> {
         if !flags.force {
             images_are_there(&workspace, &definition, &target).await?;
         }
-        if flags.dry_run {
-            let commit = if commit.is_empty() { "unknown".to_string() } else { commit.chars().take(12).collect() };
-            show!(out, "rollback plan: env {}, ECS service {name} in cluster {cluster}", environment.name);
-            show!(out, "  update  {name}: {} -> {} (image commit {commit})", short_name(&current), short_name(&target));
-            show!(
-                out,
-                "  check   {}",
-                if flags.force { "none (--force): the images are not looked for" } else { "its images are in their registry" }
-            );
-            show!(out, "  wait    until the rollout completes with every task running; record it in the history");
-            say!(out, "dry run: nothing was changed");
-            return Ok(None);
+        if !dry_run {
+            say!(out, "rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
         }
-        say!(out, "rolling {name} back: {} -> {}", short_name(&current), short_name(&target));
-        Ok(Some(RollbackTo { service: service.name.clone(), revision: target, commit }))
+        let images_checked = !flags.force;
+        Ok(Some(RollbackTo { service: service.name.clone(), from: current, revision: target, commit, images_checked }))
     })?;
     let Some(to) = decided else { return Ok(()) };
+    // The plan a dry run prints is the program the run carries out.
+    let program = Program::rollback(&plan::rollback(service), &workspace, to)?;
+    if dry_run {
+        Preview::new("rollback", &program)?.print_dry_run(out, flags.preview.json);
+        return Ok(());
+    }
     // The same executor as a release: the status line, the CI summary, and a
     // clean stop on Ctrl-C or SIGTERM.
     let options = Options {
@@ -135,7 +134,7 @@ pub(crate) fn run(flags: Rollback, out: &Reporter) -> Result<()> {
         force_deploy: flags.deploy.force_new_deployment,
         wait: flags.deploy.wait_options(),
     };
-    workspace.roll_back(&plan::rollback(service), options, to, out)?;
+    workspace.roll_back(&program, options, out)?;
     Ok(())
 }
 

@@ -121,17 +121,34 @@ fn release_deploys_pinned_digests_then_does_nothing_then_rolls_back_to_the_last_
     );
     assert_eq!(report["services"][1]["name"], "worker");
 
-    // A dry run says where a rollback would go, and changes nothing.
+    // A dry run prints the rollback's program: where it would go, and that
+    // its images are there. It changes nothing.
     let plan = p.xtask(&["rollback", "--env", "dev", "--service", "app", "--dry-run"], moto).success();
+    let registry = p.image("app").split('/').next().unwrap().to_string();
     assert_eq!(
         plan.stdout,
         format!(
-            "rollback plan: env dev, ECS service app in cluster {cluster}\n  update  app: {app}:3 -> {app}:2 (image \
-             commit {short})\n  check   its images are in their registry\n  wait    until the rollout completes with \
+            "rollback plan: env dev, commit {head}, 1 service: app\nregion us-east-1, cluster {cluster}, registry \
+             {registry}\nstage 1\n  deploy app  ECS service app in cluster {cluster}: {app}:3 -> {app}:2 (image commit \
+             {short}), whose images are in their registry\nstage 2\n  wait app    until the rollout completes with \
              every task running; record it in the history\ndry run: nothing was changed\n",
+            head = &p.sha()[..12],
             cluster = p.prefix
         )
     );
+    let json =
+        p.xtask(&["rollback", "--env", "dev", "--service", "app", "--dry-run", "--json"], moto).success();
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        (document["command"].as_str(), document["images"].clone()),
+        (Some("rollback"), serde_json::json!({}))
+    );
+    assert_eq!(document["stages"][1][0]["after"], serde_json::json!(["deploy app"]));
+    let forced =
+        p.xtask(&["rollback", "--env", "dev", "--service", "app", "--dry-run", "--force"], moto).success();
+    assert!(forced
+        .stdout
+        .contains(&format!("{app}:2 (image commit {short}), its images not looked for (--force)\n")));
     assert_eq!(p.running_revision(moto, "app"), 3);
 
     // Back to the release before, then forward again by commit, then by revision.
