@@ -5,7 +5,7 @@
 //! file and line (`templates/web.env.j2:2: ...`) shows up on that line of a
 //! pull request, whichever command produced it.
 
-use crate::report::Reporter;
+use crate::report::{Reporter, SummaryRow};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -85,12 +85,6 @@ fn escape_data(text: &str) -> String {
 /// Workflow command properties also escape `:` and `,`, their separators.
 fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// One finished step of a run, as the summary table shows it.
-pub(crate) struct SummaryRow {
-    pub(crate) step: String,
-    pub(crate) result: String,
 }
 
 /// Appends the run's summary to `$GITHUB_STEP_SUMMARY`, when it is set: a

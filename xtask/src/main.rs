@@ -22,6 +22,7 @@ mod git;
 mod history;
 mod iam;
 mod identity;
+mod image_ref;
 mod json;
 mod lock;
 mod logs;

@@ -9,7 +9,7 @@ use std::fmt;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::program::Program;
 use crate::report::{say, Reporter};
 use crate::workspace::plural;

@@ -9,7 +9,7 @@ use std::fmt;
 
 use anyhow::{Context as _, Result};
 
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::project::Service;
 use crate::render::{registry_host, Rendered};

@@ -29,10 +29,8 @@ use serde::Serialize;
 
 use crate::git::Revision;
 use crate::project::{Environment, Project, Service};
+use crate::secrets::{looks_secret, REDACTED};
 use crate::taskdef::TaskDef;
-
-/// What `render` and `--dry-run` print in place of a secret value.
-pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Whether secret values are rendered (files on disk) or redacted (anything shown).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -347,7 +345,9 @@ pub(crate) struct Report<'s> {
     pub(crate) missing_problems: Vec<String>,
 }
 
-/// Renders every given service for one environment, collecting every problem.
+/// Renders every given service for one environment, collecting every
+/// problem. `revision` gives the images the tags of this environment
+/// (`identity::for_environment`).
 pub(crate) fn render_all<'s>(
     project: &Project,
     environment: &Environment,
@@ -356,9 +356,7 @@ pub(crate) fn render_all<'s>(
     scope: Scope,
     secrets: Secrets,
 ) -> Report<'s> {
-    // The tags this environment gives the images, whatever revision came in.
-    let revision = crate::identity::for_environment(project, environment, revision);
-    let mut renderer = Renderer::new(project, environment, &revision, secrets);
+    let mut renderer = Renderer::new(project, environment, revision, secrets);
     let mut problems = Vec::new();
     let mut rendered = Vec::with_capacity(services.len());
     for &service in services {
@@ -378,15 +376,15 @@ mod errors;
 mod templates;
 mod variables;
 
-pub(crate) use crate::identity::registry_host;
-use crate::identity::ImageRef;
+pub(crate) use crate::image_ref::registry_host;
+use crate::image_ref::ImageRef;
 use checks::check_task_definition;
 use context::{BaseContext, EnvironmentView, ServiceView, TemplateContext};
 pub(crate) use errors::RenderErrors;
 use errors::{collect_strings, describe, invalid_json, located};
 use templates::{hyphen_hint, reads_variable, render_template};
+pub(crate) use variables::parse_env_file;
 use variables::process_variable;
-pub(crate) use variables::{looks_secret, parse_env_file};
 
 #[cfg(test)]
 mod tests;

@@ -13,13 +13,18 @@
 use std::fmt::{self, Display};
 use std::sync::Mutex;
 
-use crate::ci::SummaryRow;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Level {
     Quiet,
     Normal,
     Verbose,
+}
+
+/// One finished step (or check) of a run, as the CI step summary's table
+/// shows it.
+pub(crate) struct SummaryRow {
+    pub(crate) step: String,
+    pub(crate) result: String,
 }
 
 pub(crate) struct Reporter {

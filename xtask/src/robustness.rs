@@ -166,7 +166,7 @@ proptest! {
             }
         };
         let _ = crate::plan::release(&project.services.iter().collect::<Vec<_>>(), &[]).stages();
-        let revision = revision(&project);
+        let revision = crate::identity::for_environment(&project, &environment, &revision(&project));
         let services: Vec<_> = project.services.iter().collect();
         for secrets in [Secrets::Redact, Secrets::Reveal] {
             let report = render_all(&project, &environment, &revision, &services, Scope::All, secrets);

@@ -3,7 +3,22 @@
 //! private key, or a URL carrying a password. A task definition must not
 //! carry one in `environment`, and nothing shown may repeat one.
 
-use crate::render::REDACTED;
+/// What `render` and `--dry-run` print in place of a secret value.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Whether a variable's name says it holds a credential, so that it is
+/// redacted even when a template forgot to use `secret(...)`.
+pub(crate) fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.contains("SECRET")
+        || upper.contains("PASSWORD")
+        || upper.contains("TOKEN")
+        || upper.contains("CONNECTION_STRING")
+        || upper.ends_with("_KEY")
+        || upper.ends_with("KEY_ID")
+        || upper == "DSN"
+        || upper.ends_with("_DSN")
+}
 
 /// Token prefixes, what they are, and how many token characters must follow.
 const TOKENS: &[(&str, &str, usize)] = &[

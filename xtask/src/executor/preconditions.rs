@@ -12,7 +12,7 @@ use crate::backend::Real;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::program::{Action, Program};
 use crate::project::Service;
 use crate::report::Reporter;

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::docker::{Engine, PushError, RegistryFailure};
 use crate::ecr::Ecr;
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::project::Service;
 use crate::render::Rendered;
 use crate::taskdef;

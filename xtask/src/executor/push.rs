@@ -11,7 +11,7 @@ use super::scheduler::Finished;
 use super::{Executor, Outcome};
 use crate::backend::{Backend, EngineApi, RegistryApi};
 use crate::docker::PushError;
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::project::Service;
 use crate::report::show;
 

@@ -14,7 +14,7 @@ use crate::backend::{Backend, EcsApi, EngineApi, LogsApi, RegistryApi};
 use crate::docker::PushError;
 use crate::exit;
 use crate::history;
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::project::Service;
 use crate::rollout;
 use crate::taskdef::{self, short_name, TaskDef};

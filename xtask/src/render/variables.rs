@@ -38,20 +38,6 @@ pub(super) fn process_variable(
     Ok(Value::from(rendered))
 }
 
-/// Whether a variable's name says it holds a credential, so that it is
-/// redacted even when a template forgot to use `secret(...)`.
-pub(crate) fn looks_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.contains("SECRET")
-        || upper.contains("PASSWORD")
-        || upper.contains("TOKEN")
-        || upper.contains("CONNECTION_STRING")
-        || upper.ends_with("_KEY")
-        || upper.ends_with("KEY_ID")
-        || upper == "DSN"
-        || upper.ends_with("_DSN")
-}
-
 /// `KEY=VALUE` lines of an env file; blank lines and `#` comments are skipped.
 pub(crate) fn parse_env_file(text: &str) -> Vec<EnvVar> {
     text.lines()

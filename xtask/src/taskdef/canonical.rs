@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 #[cfg(test)]
 use super::schema::fields_at;
 use super::schema::{Field, Kind};
-use crate::render::{looks_secret, REDACTED};
+use crate::secrets::{looks_secret, REDACTED};
 
 /// Lists whose order ECS ignores, sorted so that reordering is no change.
 /// Everything else (commands, DNS servers, containers' `links`) keeps its order.

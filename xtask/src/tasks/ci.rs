@@ -30,7 +30,7 @@ pub(crate) fn run(flags: Ci, out: &Reporter) -> Result<()> {
 fn matrix(flags: CiMatrix, out: &Reporter) -> Result<()> {
     let workspace = tasks::Workspace::load(&flags.env)?;
     let services = workspace.project.select(&flags.services.names)?;
-    let registry = crate::render::registry_host(&workspace.environment);
+    let registry = crate::image_ref::registry_host(&workspace.environment);
     let missing = tasks::runtime()?.block_on(async {
         let (engine, ecr) = futures_util::join!(
             crate::docker::Engine::connect(),
@@ -40,7 +40,7 @@ fn matrix(flags: CiMatrix, out: &Reporter) -> Result<()> {
         let credentials = ecr.credentials().await?;
         let mut missing = Vec::new();
         for service in services {
-            let image = crate::identity::ImageRef::of(&registry, service, &workspace.revision).to_string();
+            let image = crate::image_ref::ImageRef::of(&registry, service, &workspace.revision).to_string();
             // An uncommitted tree's tag does not say what is in it: always publish.
             let dirty = workspace.revision.image(&service.name).dirty;
             let found = if dirty {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::Ecs;
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::render::{registry_host, Scope, Secrets};
 use crate::report::Reporter;
 use crate::taskdef::{self, short_name, Change, Pin};

@@ -203,6 +203,7 @@ async fn docker() -> Finding {
 fn templates(project: &Project, environment: &Environment, git: &Git, revision: &Revision) -> Vec<Finding> {
     let name = &environment.name;
     let services: Vec<_> = project.services.iter().collect();
+    let revision = &crate::identity::for_environment(project, environment, revision);
     let report = render_all(project, environment, revision, &services, Scope::All, Secrets::Redact);
     let mut found = vec![if report.problems.is_empty() {
         Finding::ok("templates", format!("every template renders for env {name}"))

@@ -64,6 +64,8 @@ pub(crate) fn checks(project: &Project, out: &Reporter) -> Vec<Finding> {
     let mut env_file_findings = Vec::new();
     let mut env_files = 0;
     for environment in &environments {
+        // The tags this environment gives the images.
+        let revision = crate::identity::for_environment(project, environment, &revision);
         let report = render_all(project, environment, &revision, &services, Scope::All, Secrets::Redact);
         task_definitions += report.rendered.iter().filter(|(_, r)| r.task_definition.is_some()).count();
         for problem in report.problems {

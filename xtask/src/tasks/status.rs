@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::docker::Engine;
 use crate::ecr::Ecr;
 use crate::ecs::{self, Ecs};
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::project::Service;
 use crate::render::registry_host;
 use crate::report::{show, Reporter};

@@ -9,7 +9,7 @@ use crate::compose::{Compose, OVERRIDE_FILE};
 use crate::docker::containers::Container;
 use crate::docker::Engine;
 use crate::flags::{Down, DryRun, RunFlags, Up};
-use crate::identity::ImageRef;
+use crate::image_ref::ImageRef;
 use crate::render::registry_host;
 use crate::report::{say, show, Reporter};
 use crate::tasks::{dev_env, plural, runtime, Workspace};

@@ -17,6 +17,7 @@ mod hooks;
 mod identity;
 mod images;
 mod interruptions;
+mod layers;
 mod leaks;
 mod logs;
 mod model_errors;
