@@ -4,15 +4,15 @@
 //! is `Display` of these steps, and the executor runs the same values, so
 //! what `--dry-run` says and what a run does cannot drift apart.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use anyhow::{Context as _, Result};
 
-use crate::image_ref::ImageRef;
+use crate::image_ref::{registry_host, ImageRef};
 use crate::plan::{Plan, Step};
 use crate::project::Service;
-use crate::render::{registry_host, Rendered};
+use crate::render::Rendered;
 use crate::taskdef::{short_name, TaskDef};
 use crate::workspace::Workspace;
 
@@ -54,7 +54,7 @@ pub(crate) enum Action<'a> {
     Build {
         service: &'a Service,
         image: ImageRef,
-        build_args: &'a std::collections::BTreeMap<String, String>,
+        build_args: &'a BTreeMap<String, String>,
     },
     RegistryAuth,
     EnsureRepository {
