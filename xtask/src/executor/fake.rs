@@ -48,6 +48,11 @@ pub(crate) struct World {
     pub(crate) failing_builds: BTreeSet<String>,
     /// Builds of these services take a while (50 ms), so others finish first.
     pub(crate) slow_builds: BTreeSet<String>,
+    /// Pushes of these repositories upload five layers of 60 ms each; the
+    /// registry takes the tag only once every layer is in, as registries do.
+    pub(crate) slow_pushes: BTreeSet<String>,
+    /// Layers uploaded, as `repository:tag layer N`.
+    pub(crate) layers: Vec<String>,
     /// The registry refuses this many tokens as expired before taking one.
     pub(crate) expired_tokens: usize,
     token_number: usize,
@@ -211,6 +216,14 @@ impl EngineApi for Fake {
         mut progress: impl FnMut(&str, bool),
     ) -> Result<String, PushError> {
         let reference = format!("{repository}:{tag}");
+        let slow = self.world().slow_pushes.iter().any(|r| repository.ends_with(&format!("/{r}")));
+        if slow {
+            for layer in 0..5 {
+                // The world is not held across the pause: other steps go on meanwhile.
+                tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+                self.world().layers.push(format!("{reference} layer {layer}"));
+            }
+        }
         let mut world = self.world();
         let refused = credentials.password.as_deref().is_some_and(|p| p.ends_with("-expired"));
         if refused {

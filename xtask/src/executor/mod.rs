@@ -109,8 +109,13 @@ impl<'w, B: Backend> Executor<'w, B> {
     /// Runs every step of the plan; returns an error naming the steps that
     /// failed or could not start.
     pub(crate) async fn run(&self) -> Result<Summary> {
-        let plan = &self.program.plan;
-        scheduler::run(plan, self, self.options.jobs, &self.progress, Signals::listen()?).await
+        self.run_until(Signals::listen()?).await
+    }
+
+    /// Runs the plan until it ends or `stop` says to stop (SIGINT or
+    /// SIGTERM in the tool, a timer in tests).
+    pub(crate) async fn run_until(&self, stop: impl scheduler::Stop) -> Result<Summary> {
+        scheduler::run(&self.program.plan, self, self.options.jobs, &self.progress, stop).await
     }
 
     /// Runs node `index` of the program: its action, with the outputs of

@@ -24,7 +24,7 @@ fn src() -> PathBuf {
 /// inline `mod tests` blocks, are left out.
 fn is_test_code(relative: &Path) -> bool {
     let name = relative.file_name().unwrap().to_string_lossy();
-    name == "tests.rs" || name == "fake.rs"
+    name == "tests.rs" || name == "fake.rs" || relative.components().any(|c| c.as_os_str() == "tests")
 }
 
 /// Which top-level modules each top-level module names (`crate::x`).
