@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::project::Environment;
-use crate::report::show;
-use crate::report::Reporter;
+use crate::report::{show, Reporter};
 
 /// How often a run that waits for the lock tries again.
 const RETRY: Duration = Duration::from_millis(250);
