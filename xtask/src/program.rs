@@ -195,6 +195,11 @@ impl<'a> Program<'a> {
         self.rendered.iter().map(|(s, _)| *s).collect()
     }
 
+    /// The rollback the program carries out on `service`, if any.
+    pub(crate) fn rollback_of(&self, service: &Service) -> Option<&RollbackTo> {
+        self.rollback.as_ref().filter(|to| to.service == service.name)
+    }
+
     /// What a step does, as the printed plan says it.
     pub(crate) fn detail(&self, index: usize) -> Detail<'_> {
         Detail { program: self, action: &self.actions[index] }
@@ -205,13 +210,6 @@ impl<'a> Program<'a> {
 pub(crate) struct Detail<'p> {
     program: &'p Program<'p>,
     action: &'p Action<'p>,
-}
-
-impl Detail<'_> {
-    /// The rollback the program carries out on `service`, if any.
-    fn rollback_of(&self, service: &Service) -> Option<&RollbackTo> {
-        self.program.rollback.as_ref().filter(|to| to.service == service.name)
-    }
 }
 
 impl fmt::Display for Detail<'_> {
@@ -245,7 +243,7 @@ impl fmt::Display for Detail<'_> {
                 definition.family(),
                 templates.join(", ")
             ),
-            Action::Deploy { service, cluster } => match self.rollback_of(service) {
+            Action::Deploy { service, cluster } => match self.program.rollback_of(service) {
                 Some(to) => write!(
                     f,
                     "ECS service {} in cluster {cluster}: {} -> {} (image commit {}), {}",
@@ -270,7 +268,7 @@ impl fmt::Display for Detail<'_> {
                 ),
             },
             // A rollback that fails is not rolled back in turn.
-            Action::Wait { service, .. } => f.write_str(match self.rollback_of(service) {
+            Action::Wait { service, .. } => f.write_str(match self.program.rollback_of(service) {
                 Some(_) => "until the rollout completes with every task running; record it in the history",
                 None => "until the rollout completes with every task running, else roll back",
             }),

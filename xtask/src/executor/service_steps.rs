@@ -130,7 +130,7 @@ impl<B: Backend> Executor<'_, B> {
         inputs: Inputs<'_>,
     ) -> Result<Finished<StepOutput>> {
         let ecs = &self.ecs(cluster);
-        let rollback = self.program.rollback.as_ref().filter(|r| r.service == service.name);
+        let rollback = self.program.rollback_of(service);
         let target = match (inputs.task_definition(), rollback) {
             (Some(registered), _) => registered.to_string(),
             (None, Some(to)) => to.revision.clone(),
@@ -191,7 +191,7 @@ impl<B: Backend> Executor<'_, B> {
         .await?;
         // A rollback records the commit of the revision it goes back to, and
         // a rollback that fails is not rolled back in turn.
-        let rollback = self.program.rollback.as_ref().filter(|r| r.service == service.name);
+        let rollback = self.program.rollback_of(service);
         let commit = match rollback {
             Some(to) => &to.commit,
             None => &self.workspace.revision.image(&service.name).commit,
