@@ -27,6 +27,7 @@ use anyhow::Result;
 use crate::backend::{Backend, EcsApi, Real, RegistryApi};
 use crate::plan::Step;
 use crate::program::{Action, Program};
+use crate::project::Service;
 use crate::report::Reporter;
 use crate::rollout::WaitOptions;
 use crate::workspace::Workspace;
@@ -170,6 +171,13 @@ impl<'w, B: Backend> Executor<'w, B> {
     /// of the plan uses it.
     fn ecr(&self) -> &B::Registry {
         self.ecr.as_ref().expect("the plan's steps asked for a registry session")
+    }
+
+    /// What a push or a locate hands on: the service's image of this run,
+    /// by reference and digest, and the commit it was built from.
+    fn in_registry(&self, service: &Service, reference: String, digest: String) -> StepOutput {
+        let commit = self.workspace.revision.image(&service.name).commit.clone();
+        StepOutput::Image { reference, digest, commit }
     }
 
     /// The ECS session in a cluster, which `Needs::of` asks for whenever a

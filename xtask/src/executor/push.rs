@@ -118,7 +118,6 @@ impl<B: Backend> Executor<'_, B> {
                 (digest, done)
             }
         };
-        let commit = self.workspace.revision.image(&service.name).commit.clone();
-        Ok(Finished { outcome, output: StepOutput::Image { reference, digest, commit } })
+        Ok(Finished { outcome, output: self.in_registry(service, reference, digest) })
     }
 }

@@ -28,11 +28,7 @@ impl<B: Backend> Executor<'_, B> {
         match self.engine().registry_has(&reference, &credentials).await {
             Ok(Some(digest)) => Ok(Finished {
                 outcome: Outcome::Done(format!("{reference} is {digest}")),
-                output: StepOutput::Image {
-                    reference,
-                    digest,
-                    commit: self.workspace.revision.image(&service.name).commit.clone(),
-                },
+                output: self.in_registry(service, reference, digest),
             }),
             Ok(None) => bail!(
                 "{reference} is not in the registry; push it first: cargo xtask push --env {} --service {}",
@@ -52,7 +48,7 @@ impl<B: Backend> Executor<'_, B> {
         service: &Service,
         definition: &TaskDef,
         inputs: Inputs<'_>,
-    ) -> Result<(String, serde_json::Value)> {
+    ) -> Result<serde_json::Value> {
         let mut json = definition.json().clone();
         let mut pushed: BTreeMap<String, taskdef::Pin> = inputs
             .images()
@@ -77,7 +73,7 @@ impl<B: Backend> Executor<'_, B> {
                 service.name
             );
         }
-        Ok((definition.family().to_string(), json))
+        Ok(json)
     }
 
     /// Registers the task definition unless ECS has it already; hands on
@@ -89,10 +85,10 @@ impl<B: Backend> Executor<'_, B> {
         inputs: Inputs<'_>,
     ) -> Result<Finished<StepOutput>> {
         let ecs = &self.ecs(service.cluster(&self.workspace.environment));
-        let (family, json) = self.task_definition(service, definition, inputs)?;
+        let json = self.task_definition(service, definition, inputs)?;
         let handing_on =
             |outcome, arn: &str| Finished { outcome, output: StepOutput::TaskDefinition(arn.to_string()) };
-        let family = family.as_str();
+        let family = definition.family();
         let latest = ecs.task_definition(family).await?;
         let newest = latest.as_ref().and_then(|l| l["taskDefinitionArn"].as_str()).unwrap_or_default();
         let changed = latest.as_ref().map(|latest| taskdef::changes(latest, &json).len());
