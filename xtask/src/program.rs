@@ -102,7 +102,7 @@ impl<'a> Program<'a> {
         rendered: &'a [(&'a Service, Rendered)],
     ) -> Result<Program<'a>> {
         let registry = registry_host(&workspace.environment);
-        let plan = link_images(plan, workspace, rendered.iter().map(|(s, r)| (&s.name, r)));
+        let plan = link_images(plan, workspace, &registry, rendered);
         let environment = &workspace.environment;
         let service = |name: &str| -> Result<&'a Service> {
             workspace.project.service(name).with_context(|| format!("{name}: no such service in the project"))
@@ -287,27 +287,27 @@ impl fmt::Display for Detail<'_> {
 /// The plan with each register step after the pushes (or locates) of the
 /// other services of the run whose images its task definition runs, so that
 /// their digests reach it along the graph, whichever finishes first.
-fn link_images<'r>(
+fn link_images(
     plan: &Plan,
     workspace: &Workspace,
-    rendered: impl Iterator<Item = (&'r String, &'r Rendered)>,
+    registry: &str,
+    rendered: &[(&Service, Rendered)],
 ) -> Plan {
     let mut linked = plan.clone();
-    let registry = registry_host(&workspace.environment);
     let by_image: HashMap<String, &str> = workspace
         .project
         .services
         .iter()
-        .map(|s| (ImageRef::of(&registry, s, &workspace.revision).to_string(), s.name.as_str()))
+        .map(|s| (ImageRef::of(registry, s, &workspace.revision).to_string(), s.name.as_str()))
         .collect();
-    for (name, outputs) in rendered {
+    for (service, outputs) in rendered {
         let (Some(register), Some(definition)) =
-            (plan.index(&Step::Register(name.clone())), &outputs.task_definition)
+            (plan.index(&Step::Register(service.name.clone())), &outputs.task_definition)
         else {
             continue;
         };
         for image in crate::taskdef::images_of(definition.json()) {
-            let Some(&other) = by_image.get(image).filter(|&&other| other != name) else { continue };
+            let Some(&other) = by_image.get(image).filter(|&&other| other != service.name) else { continue };
             for ready in [Step::Push(other.to_string()), Step::Locate(other.to_string())] {
                 if let Some(at) = plan.index(&ready) {
                     linked.depend(register, at);
