@@ -2,7 +2,10 @@
 //! the engine's images, the registry, ECS's task definitions and services,
 //! and a log of every call that changed something. Deployments move on at
 //! each look at the service, as ECS's do, and end the way the test scripts
-//! them: healthy, failed, or replaced by ECS's circuit breaker.
+//! them: healthy, failed, or replaced by ECS's circuit breaker. A task
+//! definition is answered the way today's ECS answers one (DESIGN.md, "What
+//! real ECS answers"), not as it was sent, so a skip decision made here is
+//! made against what real ECS says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -309,6 +312,17 @@ impl EcsApi for Fake {
         registered["taskDefinitionArn"] = json!(arn);
         registered["revision"] = json!(number);
         registered["status"] = json!("ACTIVE");
+        // What ECS fills in and sends back although nobody asked for it.
+        registered["enableFaultInjection"] = json!(false);
+        for container in registered["containerDefinitions"].as_array_mut().into_iter().flatten() {
+            for (field, default) in
+                [("cpu", json!(0)), ("essential", json!(true)), ("mountPoints", json!([]))]
+            {
+                if container.get(field).is_none() {
+                    container[field] = default;
+                }
+            }
+        }
         revisions.push(registered);
         world.calls.push(format!("register {family}:{number}"));
         Ok(arn)
